@@ -1,0 +1,75 @@
+# spot-deliver: make, make check, make install PREFIX=... DESTDIR=..., make clean
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS = gmime-3.0 libcurl libcjson
+CFLAGS ?= -O2 -g
+# Diagnostics are cut to fixed buffers on purpose: no -Wformat-truncation.
+WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
+DEPFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+DEPLIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Isrc $(DEPFLAGS) $(CFLAGS)
+
+# O is the build directory: "." for the normal build, build-asan for the
+# sanitizer build that make check runs as well.
+O ?= .
+SRC = src/util.c src/config.c src/log.c src/msg.c src/http.c src/rspamd.c \
+      src/spot.c src/decide.c src/rewrite.c src/scan.c src/deliver.c \
+      src/report.c src/run.c
+OBJ = $(SRC:%.c=$(O)/%.o)
+UNIT_NAMES = test-config test-rspamd test-rewrite test-decide test-spot
+UNIT = $(UNIT_NAMES:%=$(O)/tests/unit/%)
+
+all: $(O)/spot-deliver
+
+$(O)/spot-deliver: $(O)/cmd/spot-deliver.o $(O)/libspot.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(O)/cmd/spot-deliver.o $(O)/libspot.a $(DEPLIBS)
+
+$(O)/libspot.a: $(OBJ)
+	rm -f $@
+	ar rcs $@ $(OBJ)
+
+$(O)/%.o: %.c src/*.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/libspot.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(O)/libspot.a $(DEPLIBS)
+
+unit: $(UNIT)
+
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+asan:
+	$(MAKE) O=build-asan CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit
+
+# The whole suite runs twice: as built, and under AddressSanitizer and
+# UndefinedBehaviorSanitizer (build-asan/).
+check: all unit asan
+	prove tests/unit/run.t tests/*.t
+	SPOT_DELIVER_BIN=$(CURDIR)/build-asan/spot-deliver SPOT_UNIT_DIR=$(CURDIR)/build-asan/tests/unit \
+	    ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    prove tests/unit/run.t tests/*.t
+
+install: spot-deliver
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
+	install -m 755 spot-deliver $(DESTDIR)$(BINDIR)/spot-deliver
+	install -m 644 doc/spot-deliver.1 $(DESTDIR)$(MANDIR)/man1/spot-deliver.1
+	install -m 644 doc/spot-deliver.conf.5 $(DESTDIR)$(MANDIR)/man5/spot-deliver.conf.5
+	install -m 644 doc/spot-deliver.conf.example $(DESTDIR)$(SYSCONFDIR)/spot-deliver.conf.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/spot-deliver $(DESTDIR)$(MANDIR)/man1/spot-deliver.1 \
+	    $(DESTDIR)$(MANDIR)/man5/spot-deliver.conf.5 $(DESTDIR)$(SYSCONFDIR)/spot-deliver.conf.example
+
+clean:
+	rm -rf spot-deliver libspot.a cmd/*.o src/*.o $(UNIT) build-asan
+
+.PHONY: all unit check asan install uninstall clean

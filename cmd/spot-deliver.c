@@ -1,0 +1,395 @@
+/* spot-deliver: the command line. argv and the environment become a config
+ * and an envelope, run() does the work, and the result becomes a sysexits
+ * code here and nowhere else. Postfix's pipe(8) defers only on 75 (and 71)
+ * and bounces on everything else, so every doubt, including a typo in
+ * master.cf or in the config file, exits 75: the mail waits in the queue
+ * while the administrator fixes it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "log.h"
+#include "run.h"
+#include "util.h"
+
+#define EX_OK 0
+#define EX_DATAERR 65
+#define EX_TEMPFAIL 75
+#define EX_NOPERM 77
+#define EX_CONFIG 78
+
+#ifndef VERSION
+#define VERSION "0.1.0"
+#endif
+
+extern char **environ;
+
+enum {
+	OPT_CLIENT_ADDRESS = 256, OPT_HELO, OPT_CLIENT_HOSTNAME, OPT_QUEUE_ID,
+	OPT_USER, OPT_RSPAMD_URL, OPT_NO_RSPAMD, OPT_MODE, OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT, OPT_ON_TIMEOUT, OPT_API_URL, OPT_API_KEY_FILE,
+	OPT_API_KEY, OPT_ANALYSIS_TIMEOUT, OPT_HANDOFF, OPT_PHISHING_ACTION,
+	OPT_LOG, OPT_CHECK, OPT_CHECK_CONFIG,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "option", required_argument, NULL, 'o' },
+	{ "sender", required_argument, NULL, 'f' },
+	{ "recipient", required_argument, NULL, 'r' },
+	{ "client-address", required_argument, NULL, OPT_CLIENT_ADDRESS },
+	{ "helo", required_argument, NULL, OPT_HELO },
+	{ "client-hostname", required_argument, NULL, OPT_CLIENT_HOSTNAME },
+	{ "queue-id", required_argument, NULL, OPT_QUEUE_ID },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "rspamd-url", required_argument, NULL, OPT_RSPAMD_URL },
+	{ "no-rspamd", no_argument, NULL, OPT_NO_RSPAMD },
+	{ "mode", required_argument, NULL, OPT_MODE },
+	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+	{ "connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "on-timeout", required_argument, NULL, OPT_ON_TIMEOUT },
+	{ "api-url", required_argument, NULL, OPT_API_URL },
+	{ "api-key-file", required_argument, NULL, OPT_API_KEY_FILE },
+	{ "api-key", required_argument, NULL, OPT_API_KEY },
+	{ "analysis-timeout-ms", required_argument, NULL, OPT_ANALYSIS_TIMEOUT },
+	{ "handoff", no_argument, NULL, OPT_HANDOFF },
+	{ "phishing-action", required_argument, NULL, OPT_PHISHING_ACTION },
+	{ "log", required_argument, NULL, OPT_LOG },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Options that are config keys: applied after the file and the environment. */
+static const struct {
+	int opt;
+	const char *key;
+	const char *value;  /* fixed value for a flag, NULL: the argument */
+} key_options[] = {
+	{ OPT_RSPAMD_URL, "rspamd_url", NULL },
+	{ OPT_NO_RSPAMD, "rspamd", "no" },
+	{ OPT_MODE, "mode", NULL },
+	{ OPT_TIMEOUT, "timeout_ms", NULL },
+	{ OPT_CONNECT_TIMEOUT, "connect_timeout_ms", NULL },
+	{ OPT_ON_TIMEOUT, "on_timeout", NULL },
+	{ OPT_API_URL, "api_url", NULL },
+	{ OPT_API_KEY_FILE, "api_key_file", NULL },
+	{ OPT_ANALYSIS_TIMEOUT, "analysis_timeout_ms", NULL },
+	{ OPT_HANDOFF, "handoff", "yes" },
+	{ OPT_PHISHING_ACTION, "phishing_action", NULL },
+	{ OPT_LOG, "log", NULL },
+};
+
+struct setting {
+	char *key;
+	char *value;
+};
+
+struct cli {
+	const char *config_file;
+	int config_explicit;
+	struct setting *settings;
+	size_t nsettings;
+	struct envelope env;
+	char *const *lda;
+	int check;
+	int check_config;
+	int filter_mode;    /* where the status line goes */
+	char error[CONFIG_ERR_SIZE];
+};
+
+static void
+usage(FILE *fp)
+{
+	fputs("usage: spot-deliver [OPTIONS] [--] [LDA [ARG...]]\n"
+	    "Scans the message on stdin with Rspamd and the SPOT API, adds X-Spam-*\n"
+	    "and X-SPOT-* headers and execs LDA on it (or writes it to stdout).\n\n"
+	    "  -c, --config FILE          config file (default " CONFIG_DEFAULT_FILE ")\n"
+	    "  -o, --option KEY=VALUE     set any config key\n"
+	    "  -f, --sender ADDR          envelope sender\n"
+	    "  -r, --recipient ADDR       envelope recipient (repeatable)\n"
+	    "      --client-address IP, --helo NAME, --client-hostname NAME,\n"
+	    "      --queue-id ID, --user NAME\n"
+	    "      --rspamd-url URL       default http://127.0.0.1:11333, or unix:/path\n"
+	    "      --no-rspamd            do not ask Rspamd\n"
+	    "      --mode MODE            blocking (default) or tag-only\n"
+	    "      --timeout-ms N         Rspamd deadline (default 5000)\n"
+	    "      --connect-timeout-ms N connect deadline (default 1000)\n"
+	    "      --on-timeout POLICY    allow (default) or block\n"
+	    "      --api-url URL          SPOT API ingest URL (default: off)\n"
+	    "      --api-key-file FILE    file holding the API key (or SPOT_API_KEY)\n"
+	    "      --analysis-timeout-ms N  API deadline incl. polling (default 10000)\n"
+	    "      --phishing-action A    tag (default), defer or reject\n"
+	    "      --handoff              the API's 2xx answer is the delivery\n"
+	    "      --log SINK             syslog (default), stderr or none\n"
+	    "      --check                print the verdict as JSON, deliver nothing\n"
+	    "      --check-config         print the effective settings and exit\n"
+	    "  -V, --version              print the version\n"
+	    "  -h, --help                 print this help\n"
+	    "Exit: 0 delivered, 65 bad input, 75 try again later, 77 rejected.\n"
+	    "See spot-deliver(1) and spot-deliver.conf(5).\n", fp);
+}
+
+static void
+add_setting(struct cli *c, const char *key, const char *value)
+{
+	c->settings = xreallocarray(c->settings, c->nsettings + 1,
+	    sizeof(*c->settings));
+	c->settings[c->nsettings].key = xstrdup(key);
+	c->settings[c->nsettings].value = xstrdup(value);
+	c->nsettings++;
+}
+
+static void
+add_key_value(struct cli *c, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char *key;
+
+	if (eq == NULL || eq == kv) {
+		snprintf(c->error, sizeof(c->error), "-o %s: expected KEY=VALUE", kv);
+		return;
+	}
+	key = xstrndup(kv, (size_t)(eq - kv));
+	add_setting(c, key, eq + 1);
+	free(key);
+}
+
+static int
+key_option(struct cli *c, int opt, const char *arg)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(key_options); i++) {
+		if (key_options[i].opt == opt) {
+			add_setting(c, key_options[i].key,
+			    key_options[i].value ? key_options[i].value : arg);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void
+add_recipient(struct cli *c, const char *addr)
+{
+	c->env.rcpt = xreallocarray(c->env.rcpt, c->env.nrcpt + 1,
+	    sizeof(*c->env.rcpt));
+	c->env.rcpt[c->env.nrcpt++] = addr;
+}
+
+/* Returns -1 to exit 0 at once (--help, --version); errors go to c->error,
+ * so that --check-config anywhere on the line still decides the exit code. */
+static int
+parse_args(struct cli *c, int argc, char **argv)
+{
+	int opt;
+
+	c->config_file = CONFIG_DEFAULT_FILE;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+c:o:f:r:Vh", long_options,
+	    NULL)) != -1) {
+		if (key_option(c, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'c': c->config_file = optarg; c->config_explicit = 1; break;
+		case 'o': add_key_value(c, optarg); break;
+		case 'f': c->env.sender = optarg; break;
+		case 'r': add_recipient(c, optarg); break;
+		case OPT_CLIENT_ADDRESS: c->env.client_address = optarg; break;
+		case OPT_HELO: c->env.helo = optarg; break;
+		case OPT_CLIENT_HOSTNAME: c->env.client_hostname = optarg; break;
+		case OPT_QUEUE_ID: c->env.queue_id = optarg; break;
+		case OPT_USER: c->env.user = optarg; break;
+		case OPT_CHECK: c->check = 1; break;
+		case OPT_CHECK_CONFIG: c->check_config = 1; break;
+		case OPT_API_KEY:
+			snprintf(c->error, sizeof(c->error), "--api-key is refused: "
+			    "a key in argv is visible to every user in ps(1); put it "
+			    "in api_key_file (mode 600) or SPOT_API_KEY");
+			break;
+		case 'V':
+			printf("spot-deliver %s\n", VERSION);
+			return -1;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			if (c->error[0] == '\0')
+				snprintf(c->error, sizeof(c->error), "%s %s; see "
+				    "spot-deliver --help", optopt ? "bad option or "
+				    "missing argument at" : "unknown option",
+				    argv[optind - 1]);
+			break;
+		}
+	}
+	if (optind < argc)
+		c->lda = argv + optind;
+	c->filter_mode = c->lda == NULL;
+	return 0;
+}
+
+static int
+load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
+{
+	char err[CONFIG_ERR_SIZE];
+	size_t i;
+
+	if (config_load_file(cfg, c->config_file, c->config_explicit, err,
+	    sizeof(err)) != 0 || config_load_env(cfg, environ, err, sizeof(err)) != 0)
+		goto fail;
+	for (i = 0; i < c->nsettings; i++) {
+		if (config_set(cfg, c->settings[i].key, c->settings[i].value, err,
+		    sizeof(err)) != 0) {
+			snprintf(c->error, sizeof(c->error), "command line: %s", err);
+			return -1;
+		}
+	}
+	if (config_finish(cfg, err, sizeof(err), warn, warnlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(c->error, sizeof(c->error), "%s", err);
+	return -1;
+}
+
+static void
+open_std_fds(void)
+{
+	int fd;
+
+	/* A closed 0, 1 or 2 would be reused by the spool file or a socket. */
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static void
+on_signal(int sig)
+{
+	static const char msg[] = "4.3.0 spot-deliver: interrupted by a signal\n";
+
+	(void)sig;
+	/* Nothing to clean: spool files are unlinked from the start, and a
+	 * delivery agent that was started has replaced this process. */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(EX_TEMPFAIL);
+	_exit(EX_TEMPFAIL);
+}
+
+static void
+set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* The line the MTA reads: stdout for Postfix's pipe(8), but stderr in filter
+ * mode where stdout is the message. */
+static void
+status_line(const struct cli *c, const char *line)
+{
+	FILE *fp = c->filter_mode ? stderr : stdout;
+
+	fprintf(fp, "%s\n", line);
+	fflush(fp);
+}
+
+static int
+exit_code(enum run_kind kind)
+{
+	switch (kind) {
+	case RUN_DELIVERED:
+	case RUN_CHECKED:
+		return EX_OK;
+	case RUN_DATAERR:
+		return EX_DATAERR;
+	case RUN_REJECTED:
+		return EX_NOPERM;
+	case RUN_TEMPFAIL:
+		break;
+	}
+	return EX_TEMPFAIL;
+}
+
+static void
+cli_free(struct cli *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsettings; i++) {
+		free(c->settings[i].key);
+		free(c->settings[i].value);
+	}
+	free(c->settings);
+	free(c->env.rcpt);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	struct config cfg;
+	struct run_result res;
+	struct run_opts ro;
+	char warn[CONFIG_ERR_SIZE] = "", line[CONFIG_ERR_SIZE + 16];
+	int rc;
+
+	open_std_fds();
+	set_signals();
+	config_init(&cfg);
+	if (parse_args(&c, argc, argv) != 0) {
+		rc = EX_OK;
+		goto out;
+	}
+	if (c.error[0] == '\0')
+		load_config(&c, &cfg, warn, sizeof(warn));
+	config_protect_secrets(&cfg);
+	log_open(c.check_config ? LOG_SINK_STDERR : cfg.log);
+	if (warn[0] != '\0')
+		log_warn("%s", warn);
+	if (c.check_config) {
+		if (c.error[0] != '\0') {
+			fprintf(stderr, "spot-deliver: %s\n", c.error);
+			rc = EX_CONFIG;
+		} else {
+			config_dump(&cfg, stdout);
+			rc = fflush(stdout) == 0 ? EX_OK : EX_CONFIG;
+		}
+		goto out;
+	}
+	if (c.error[0] != '\0') {
+		snprintf(line, sizeof(line), "4.3.5 %s", c.error);
+		log_error("%s", line);
+		status_line(&c, line);
+		rc = EX_TEMPFAIL;
+		goto out;
+	}
+	ro = (struct run_opts){ &cfg, c.env, c.lda, c.check, STDIN_FILENO };
+	run(&ro, &res);
+	rc = exit_code(res.kind);
+	if (rc != EX_OK)
+		status_line(&c, res.status);
+out:
+	config_free(&cfg);
+	cli_free(&c);
+	return rc;
+}

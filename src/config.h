@@ -1,0 +1,74 @@
+/* The effective settings of one run. Every key can come from the built-in
+ * defaults, the config file, the environment (SPOT_DELIVER_<KEY>) or the
+ * command line, in that order of precedence; config_set() is the one place a
+ * value is parsed, whatever its origin. */
+#ifndef SPOT_CONFIG_H
+#define SPOT_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+enum mode { MODE_BLOCKING, MODE_TAG_ONLY };
+enum on_timeout { ON_TIMEOUT_ALLOW, ON_TIMEOUT_BLOCK };
+enum phishing_action { PHISH_TAG, PHISH_DEFER, PHISH_REJECT };
+enum log_sink { LOG_SINK_SYSLOG, LOG_SINK_STDERR, LOG_SINK_NONE };
+
+struct config {
+	int rspamd;
+	char *rspamd_url;
+	char *rspamd_password;
+	unsigned timeout_ms;
+	unsigned connect_timeout_ms;
+	int mode;
+	int on_timeout;
+	char *api_url;
+	char *api_key_file;
+	unsigned analysis_timeout_ms;
+	unsigned poll_interval_ms;
+	int phishing_action;
+	double phishing_min_confidence;
+	char *api_ca_file;
+	int api_tls_verify;
+	int handoff;
+	char *spam_lda_args;
+	char *phishing_lda_args;
+	uint64_t scan_max_size;
+	uint64_t max_size;
+	uint64_t spool_threshold;
+	char *spool_dir;
+	char *strip_headers;
+	char *reject_message;
+	int log;
+
+	/* Not a key: read from api_key_file or SPOT_API_KEY. */
+	char *api_key;
+};
+
+#define CONFIG_DEFAULT_FILE "/etc/spot-deliver.conf"
+#define CONFIG_ERR_SIZE 512
+
+void config_init(struct config *cfg);
+void config_free(struct config *cfg);
+
+/* Each returns 0, or -1 with a message in err that names where and what. */
+int config_set(struct config *cfg, const char *key, const char *value,
+    char *err, size_t errlen);
+int config_load_file(struct config *cfg, const char *path, int must_exist,
+    char *err, size_t errlen);
+int config_load_env(struct config *cfg, char *const *envp, char *err,
+    size_t errlen);
+/* Reads the API key (file, else SPOT_API_KEY) and checks that the settings
+ * make sense together. warn receives a warning (file readable by others). */
+int config_finish(struct config *cfg, char *err, size_t errlen,
+    char *warn, size_t warnlen);
+
+/* No core dump may hold the API key: RLIMIT_CORE is 0 while it is in
+ * memory, and back to what it was just before the LDA replaces us. */
+void config_protect_secrets(const struct config *cfg);
+void config_restore_core_limit(void);
+
+/* Prints every key = value, secrets masked. */
+void config_dump(const struct config *cfg, FILE *fp);
+
+#endif

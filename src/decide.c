@@ -1,0 +1,218 @@
+#include "decide.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const outcome_names[] = {
+	[OUTCOME_DELIVER] = "deliver",
+	[OUTCOME_DEFER] = "defer",
+	[OUTCOME_REJECT] = "reject",
+};
+
+const char *
+outcome_name(enum outcome o)
+{
+	return outcome_names[o];
+}
+
+/* The stricter outcome wins: reject over defer over deliver. */
+static void
+propose(struct decision *d, enum outcome o, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+propose(struct decision *d, enum outcome o, const char *code, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	if (o <= d->outcome)
+		return;
+	d->outcome = o;
+	snprintf(d->code, sizeof(d->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int
+is_phishing(const struct config *cfg, const struct scan_result *sr)
+{
+	return sr->api_state == SCAN_DONE && sr->spot.status == SPOT_ANALYZED &&
+	    sr->spot.is_phishing &&
+	    sr->spot.confidence >= cfg->phishing_min_confidence;
+}
+
+static void
+decide_rspamd(const struct config *cfg, const struct scan_result *sr,
+    struct decision *d)
+{
+	const struct rspamd_reply *r = &sr->rspamd;
+	const char *msg;
+
+	if (sr->rspamd_state == SCAN_FAILED && cfg->on_timeout == ON_TIMEOUT_BLOCK)
+		propose(d, OUTCOME_DEFER, "4.7.0", "Spam scanner unavailable: %s",
+		    sr->rspamd_error);
+	if (sr->rspamd_state != SCAN_DONE)
+		return;
+	msg = r->smtp_message;
+	if (r->action == RSPAMD_REJECT) {
+		if (*cfg->reject_message != '\0')
+			msg = cfg->reject_message;
+		propose(d, OUTCOME_REJECT, "5.7.1", "%s",
+		    msg ? msg : "Message rejected as spam");
+	} else if (r->action == RSPAMD_SOFT_REJECT) {
+		propose(d, OUTCOME_DEFER, "4.7.1", "%s",
+		    msg ? msg : "Try again later");
+	}
+}
+
+static void
+decide_api(const struct config *cfg, const struct scan_result *sr,
+    struct decision *d)
+{
+	const char *job = sr->spot.job_id[0] ? sr->spot.job_id : "none";
+	int timed_out;
+
+	if (sr->api_state == SCAN_AUTH) {
+		propose(d, OUTCOME_DEFER, "4.7.0",
+		    "Phishing analysis refused our API key (%s); "
+		    "check api_key_file", sr->api_error);
+		return;
+	}
+	timed_out = sr->api_state == SCAN_PENDING || sr->api_state == SCAN_FAILED ||
+	    (sr->api_state == SCAN_DONE && sr->spot.status == SPOT_TIMEOUT);
+	if (timed_out && cfg->on_timeout == ON_TIMEOUT_BLOCK)
+		propose(d, OUTCOME_DEFER, "4.7.1",
+		    "Phishing analysis did not finish: %s",
+		    sr->api_error[0] ? sr->api_error : "timeout");
+	if (!d->phishing)
+		return;
+	if (cfg->phishing_action == PHISH_REJECT)
+		propose(d, OUTCOME_REJECT, "5.7.1",
+		    "Message rejected as phishing (SPOT job %s)", job);
+	else if (cfg->phishing_action == PHISH_DEFER)
+		propose(d, OUTCOME_DEFER, "4.7.1",
+		    "Message deferred as phishing (SPOT job %s)", job);
+}
+
+void
+decide(const struct config *cfg, const struct scan_result *sr,
+    struct decision *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->outcome = OUTCOME_DELIVER;
+	d->spam = sr->rspamd_state == SCAN_DONE && rspamd_is_spam(&sr->rspamd);
+	d->phishing = is_phishing(cfg, sr);
+	/* tag-only never holds mail back: it only adds headers */
+	if (cfg->mode == MODE_TAG_ONLY)
+		return;
+	decide_rspamd(cfg, sr, d);
+	decide_api(cfg, sr, d);
+}
+
+const char *
+api_status_header(const struct config *cfg, const struct scan_result *sr)
+{
+	switch (sr->api_state) {
+	case SCAN_DONE:
+		return spot_status_name(sr->spot.status);
+	case SCAN_SKIPPED:
+		return "skipped";
+	case SCAN_PENDING:
+		return cfg->mode == MODE_TAG_ONLY ? "accepted" : "timeout";
+	default:
+		return "timeout";
+	}
+}
+
+static void
+add_api_headers(const struct config *cfg, const struct scan_result *sr,
+    struct hdr_edit *ed)
+{
+	char conf[16];
+
+	hdr_edit_add(ed, "X-SPOT-Job-Id", sr->spot.job_id[0] ? sr->spot.job_id : "none");
+	hdr_edit_add(ed, "X-SPOT-Status", api_status_header(cfg, sr));
+	if (sr->api_state != SCAN_DONE || sr->spot.status != SPOT_ANALYZED)
+		return;
+	hdr_edit_add(ed, "X-SPOT-Is-Phishing", sr->spot.is_phishing ? "yes" : "no");
+	hdr_edit_add(ed, "X-SPOT-Threat-Level", sr->spot.threat_level);
+	snprintf(conf, sizeof(conf), "%.3f", sr->spot.confidence);
+	hdr_edit_add(ed, "X-SPOT-Confidence", conf);
+}
+
+static int
+already_added(const struct hdr_edit *ed, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ed->nadd; i++)
+		if (strcasecmp(ed->add[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
+    struct hdr_edit *ed)
+{
+	const struct rspamd_reply *r = &sr->rspamd;
+	struct buf b = { 0 };
+	size_t i;
+
+	if (sr->rspamd_state == SCAN_SKIPPED) {
+		buf_printf(&b, "rspamd; skipped, message of %llu bytes is larger "
+		    "than scan_max_size", (unsigned long long)sr->skipped_size);
+		hdr_edit_add(ed, "X-Spam-Scanner", b.data);
+		buf_free(&b);
+		return;
+	}
+	hdr_edit_add(ed, "X-Spam-Scanner", "rspamd");
+	if (sr->rspamd_state == SCAN_FAILED) {
+		hdr_edit_add(ed, "X-Spam-Error", sr->rspamd_error);
+		return;
+	}
+	if (d->spam)
+		hdr_edit_add(ed, "X-Spam", "Yes");
+	hdr_edit_add(ed, "X-Spam-Action", r->action_name);
+	buf_printf(&b, "%.2f / %.2f", r->score, r->required);
+	hdr_edit_add(ed, "X-Spam-Score", b.data);
+	b.len = 0;
+	for (i = 0; i < r->nsymbols && b.len < 3000; i++)
+		buf_printf(&b, "%s%s(%.2f)", i ? ", " : "", r->symbols[i].name,
+		    r->symbols[i].score);
+	if (b.len > 0)
+		hdr_edit_add(ed, "X-Spam-Symbols", b.data);
+	buf_free(&b);
+	for (i = 0; i < r->milter.nadd; i++)
+		if (!already_added(ed, r->milter.add[i].name))
+			hdr_edit_add(ed, r->milter.add[i].name, r->milter.add[i].value);
+	for (i = 0; i < r->milter.nremove; i++)
+		hdr_edit_remove(ed, r->milter.remove[i].name, r->milter.remove[i].index);
+	if (r->action == RSPAMD_REWRITE_SUBJECT && r->subject != NULL) {
+		char clean[1024];
+
+		sanitize_value(clean, sizeof(clean), r->subject, sizeof(clean) - 1);
+		ed->subject = xstrdup(clean);
+	}
+}
+
+void
+decide_headers(const struct config *cfg, const struct scan_result *sr,
+    const struct decision *d, struct hdr_edit *ed)
+{
+	if (sr->api_state != SCAN_OFF)
+		add_api_headers(cfg, sr, ed);
+	if (sr->rspamd_state != SCAN_OFF)
+		add_rspamd_headers(sr, d, ed);
+}
+
+void
+scan_result_free(struct scan_result *sr)
+{
+	rspamd_reply_free(&sr->rspamd);
+	memset(sr, 0, sizeof(*sr));
+}

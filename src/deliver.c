@@ -1,0 +1,157 @@
+#include "deliver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int
+deliver_write(const struct rewrite *rw, const struct msg *m, int fd)
+{
+	size_t i;
+
+	for (i = 0; i < rw->npieces; i++) {
+		const struct piece *p = &rw->pieces[i];
+		int rc = p->literal ?
+		    write_all(fd, rw->text.data + p->off, (size_t)p->len) :
+		    msg_copy_out(m, fd, p->off, p->len);
+
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A small message is copied to anonymous memory, a spooled one to another
+ * unlinked spool file: the LDA gets a regular, seekable file either way. */
+static int
+copy_for_lda(const struct rewrite *rw, const struct msg *m, const char *spool_dir)
+{
+	int fd;
+
+	if (m->spool_fd < 0)
+		fd = memfd_create("spot-deliver", MFD_CLOEXEC);
+	else
+		fd = spool_open(spool_dir);
+	if (fd < 0)
+		return -1;
+	if (deliver_write(rw, m, fd) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* execv(2) on argv[0], searching PATH when it has no slash. Unlike
+ * execvp(3), never falls back to /bin/sh for a file that is not a program. */
+static void
+exec_program(char *const argv[])
+{
+	const char *path, *p, *end;
+	char file[4096];
+	int r, saved = ENOENT;
+
+	if (strchr(argv[0], '/') != NULL) {
+		execv(argv[0], argv);
+		return;
+	}
+	path = getenv("PATH");
+	if (path == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		r = snprintf(file, sizeof(file), "%.*s/%s", (int)(end - p),
+		    end == p ? "." : p, argv[0]);
+		if (r > 0 && (size_t)r < sizeof(file)) {
+			execv(file, argv);
+			if (errno != ENOENT && errno != ENOTDIR)
+				saved = errno;
+		}
+		if (*end == '\0')
+			break;
+	}
+	errno = saved;
+}
+
+void
+deliver_exec(const struct rewrite *rw, const struct msg *m, char *const argv[],
+    const char *spool_dir, char *err, size_t errlen)
+{
+	int fd;
+
+	if ((fd = copy_for_lda(rw, m, spool_dir)) < 0) {
+		snprintf(err, errlen, "cannot copy the message for %s: %s", argv[0],
+		    strerror(errno));
+		return;
+	}
+	if (dup2(fd, STDIN_FILENO) < 0) {
+		snprintf(err, errlen, "dup2: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	close(fd);
+	exec_program(argv);
+	snprintf(err, errlen, "cannot execute %s: %s", argv[0], strerror(errno));
+}
+
+int
+deliver_stdout(const struct rewrite *rw, const struct msg *m, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (deliver_write(rw, m, STDOUT_FILENO) != 0) {
+		snprintf(err, errlen, "write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) &&
+	    fsync(STDOUT_FILENO) != 0) {
+		snprintf(err, errlen, "fsync stdout: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+char **
+lda_argv_build(char *const *lda, const char *extra)
+{
+	size_t n = 0, len;
+	const char *p = extra ? extra : "";
+	char **argv;
+
+	while (lda[n] != NULL)
+		n++;
+	argv = xcalloc(n + 1, sizeof(*argv));
+	for (n = 0; lda[n] != NULL; n++)
+		argv[n] = xstrdup(lda[n]);
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		argv = xreallocarray(argv, n + 2, sizeof(*argv));
+		argv[n++] = xstrndup(p, len);
+		argv[n] = NULL;
+		p += len;
+	}
+	return argv;
+}
+
+void
+lda_argv_free(char **argv)
+{
+	size_t i;
+
+	for (i = 0; argv != NULL && argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}

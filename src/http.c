@@ -1,0 +1,249 @@
+#include "http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RESP_MAX_DEFAULT (1024 * 1024)
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_req *r = arg;
+	size_t len = size * n;
+
+	if (r->resp.len + len > r->resp_max) {
+		r->resp_overflow = 1;
+		return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	buf_append(&r->resp, p, len);
+	return len;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_req *r = arg;
+	size_t len = size * n, vlen;
+	const char *v;
+
+	if (len > 9 && strncasecmp(p, "Location:", 9) == 0) {
+		v = p + 9;
+		vlen = len - 9;
+		while (vlen > 0 && isspace((unsigned char)*v))
+			v++, vlen--;
+		while (vlen > 0 && isspace((unsigned char)v[vlen - 1]))
+			vlen--;
+		free(r->location);
+		r->location = xstrndup(v, vlen);
+	}
+	return len;
+}
+
+static size_t
+on_read(char *p, size_t size, size_t n, void *arg)
+{
+	struct http_req *r = arg;
+	size_t want = size * n;
+	ssize_t got;
+
+	if (want > r->body_end - r->body_pos)
+		want = (size_t)(r->body_end - r->body_pos);
+	if (want == 0)
+		return 0;
+	got = msg_pread(r->msg, p, want, r->body_pos);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT;
+	r->body_pos += (uint64_t)got;
+	return (size_t)got;
+}
+
+void
+http_global_init(int need_tls)
+{
+	/* Initialising TLS costs more than a whole scan of a small message:
+	 * only when an https URL is configured. */
+	curl_global_init(need_tls ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING);
+}
+
+void
+http_req_init(struct http_req *r, const char *base_url, const char *path,
+    long connect_ms, long total_ms, const struct http_tls *tls)
+{
+	struct buf url = { 0 };
+	const char *slash;
+
+	memset(r, 0, sizeof(*r));
+	r->resp_max = RESP_MAX_DEFAULT;
+	if ((r->easy = curl_easy_init()) == NULL)
+		abort();
+	if (strncmp(base_url, "unix:", 5) == 0) {
+		curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, base_url + 5);
+		buf_puts(&url, "http://localhost");
+	} else {
+		buf_puts(&url, base_url);
+		/* base URLs are given without a trailing slash, but accept one */
+		if (url.len > 0 && url.data[url.len - 1] == '/' && path[0] == '/')
+			url.len--;
+	}
+	buf_puts(&url, path);
+	slash = buf_cstr(&url);
+	curl_easy_setopt(r->easy, CURLOPT_URL, slash);
+	buf_free(&url);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	/* A mail host's http_proxy is for its users, not for its scanners. */
+	curl_easy_setopt(r->easy, CURLOPT_PROXY, "");
+	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, total_ms);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+	if (tls != NULL) {
+		if (tls->ca_file != NULL && *tls->ca_file != '\0')
+			curl_easy_setopt(r->easy, CURLOPT_CAINFO, tls->ca_file);
+		curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, tls->verify ? 1L : 0L);
+		curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, tls->verify ? 2L : 0L);
+	}
+	/* No "Expect: 100-continue" wait before a large body. */
+	http_req_header(r, "Expect", "");
+}
+
+void
+http_req_header(struct http_req *r, const char *name, const char *value)
+{
+	struct curl_slist *l;
+	struct buf h = { 0 };
+
+	/* "Name;" is curl's way to send a header with an empty value,
+	 * "Name:" with nothing after it removes one curl would add. */
+	if (*value == '\0' && strcmp(name, "Expect") == 0)
+		buf_printf(&h, "%s:", name);
+	else
+		buf_printf(&h, "%s: %s", name, value);
+	if ((l = curl_slist_append(r->headers, buf_cstr(&h))) == NULL)
+		abort();
+	explicit_bzero(h.data, h.len);
+	buf_free(&h);
+	r->headers = l;
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+}
+
+void
+http_req_post(struct http_req *r, const struct msg *m, uint64_t from)
+{
+	r->msg = m;
+	r->body_pos = from;
+	r->body_end = m->size;
+	curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)(m->size - from));
+}
+
+void
+http_req_free(struct http_req *r)
+{
+	struct curl_slist *l;
+
+	if (r->easy != NULL)
+		curl_easy_cleanup(r->easy);
+	/* the slist may hold the Bearer key */
+	for (l = r->headers; l != NULL; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
+	curl_slist_free_all(r->headers);
+	buf_free(&r->resp);
+	free(r->location);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+http_req_error(const struct http_req *r, char *dst, size_t n)
+{
+	switch (r->result) {
+	case CURLE_OK:
+		snprintf(dst, n, "HTTP %ld", r->status);
+		return;
+	case CURLE_OPERATION_TIMEDOUT:
+		snprintf(dst, n, "timeout");
+		return;
+	case CURLE_WRITE_ERROR:
+		if (r->resp_overflow) {
+			snprintf(dst, n, "answer larger than %zu bytes", r->resp_max);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	snprintf(dst, n, "%s", curl_easy_strerror(r->result));
+}
+
+void
+http_engine_init(struct http_engine *e)
+{
+	if ((e->multi = curl_multi_init()) == NULL)
+		abort();
+}
+
+void
+http_engine_free(struct http_engine *e)
+{
+	curl_multi_cleanup(e->multi);
+	e->multi = NULL;
+}
+
+void
+http_engine_add(struct http_engine *e, struct http_req *r)
+{
+	curl_multi_add_handle(e->multi, r->easy);
+}
+
+void
+http_engine_remove(struct http_engine *e, struct http_req *r)
+{
+	curl_multi_remove_handle(e->multi, r->easy);
+}
+
+struct http_req *
+http_engine_done(struct http_engine *e)
+{
+	struct http_req *r;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(e->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		r->result = m->data.result;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_multi_remove_handle(e->multi, r->easy);
+		return r;
+	}
+	return NULL;
+}
+
+struct http_req *
+http_engine_step(struct http_engine *e, long timeout_ms)
+{
+	struct http_req *r;
+	int running;
+
+	if ((r = http_engine_done(e)) != NULL)
+		return r;
+	curl_multi_perform(e->multi, &running);
+	if ((r = http_engine_done(e)) != NULL)
+		return r;
+	if (timeout_ms > 0)
+		curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
+	curl_multi_perform(e->multi, &running);
+	return http_engine_done(e);
+}

@@ -1,0 +1,57 @@
+/* One HTTP engine for both scanners: libcurl's multi interface runs the
+ * Rspamd and SPOT requests at the same time in this single thread. A request
+ * reads the message body with pread() (no copy of the message), keeps at
+ * most resp_max bytes of answer, and never follows a redirect or a proxy
+ * from the environment. */
+#ifndef SPOT_HTTP_H
+#define SPOT_HTTP_H
+
+#include <curl/curl.h>
+
+#include "msg.h"
+#include "util.h"
+
+struct http_req {
+	CURL *easy;
+	struct curl_slist *headers;
+	const struct msg *msg;
+	uint64_t body_pos;
+	uint64_t body_end;
+	struct buf resp;
+	size_t resp_max;
+	int resp_overflow;
+	long status;
+	CURLcode result;
+	char *location;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_tls {
+	const char *ca_file;
+	int verify;
+};
+
+/* url may be "unix:/path/sock" + path (then the request goes over that socket). */
+void http_req_init(struct http_req *r, const char *base_url, const char *path,
+    long connect_ms, long total_ms, const struct http_tls *tls);
+void http_req_header(struct http_req *r, const char *name, const char *value);
+void http_req_post(struct http_req *r, const struct msg *m, uint64_t from);
+void http_req_free(struct http_req *r);
+/* A short text for logs and headers: "HTTP 503", "timeout", "connection refused". */
+void http_req_error(const struct http_req *r, char *dst, size_t n);
+
+struct http_engine {
+	CURLM *multi;
+};
+
+void http_global_init(int need_tls);
+void http_engine_init(struct http_engine *e);
+void http_engine_free(struct http_engine *e);
+void http_engine_add(struct http_engine *e, struct http_req *r);
+void http_engine_remove(struct http_engine *e, struct http_req *r);
+/* Waits at most timeout_ms for activity and drives the transfers. Returns the
+ * next finished request (its result and status set) or NULL. */
+struct http_req *http_engine_step(struct http_engine *e, long timeout_ms);
+struct http_req *http_engine_done(struct http_engine *e);
+
+#endif

@@ -1,0 +1,15 @@
+/* Where diagnostics go. Under an MTA the output of a failing delivery agent
+ * becomes the bounce or defer text, and Postfix reads an enhanced status code
+ * only at its very start: so diagnostics go to syslog (LOG_MAIL) in
+ * production, and to stderr only when asked (--log stderr, the tests). */
+#ifndef SPOT_LOG_H
+#define SPOT_LOG_H
+
+#include "config.h"
+
+void log_open(int sink);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,29 @@
+/* What a run tells the outside: the one syslog line per message and the
+ * JSON object of --check. */
+#ifndef SPOT_REPORT_H
+#define SPOT_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "decide.h"
+#include "envelope.h"
+
+struct report {
+	const struct config *cfg;
+	const struct envelope *env;
+	uint64_t size;
+	const struct scan_result *sr;
+	const struct decision *d;
+	const struct hdr_edit *ed;
+	uint64_t removed;
+	const char *delivery;  /* "lda /usr/lib/dovecot/dovecot-lda", "stdout", "handoff" */
+	int64_t elapsed_ms;
+};
+
+void report_log(const struct report *r);
+/* 0, or -1 when stdout could not be written. */
+int report_json(const struct report *r, int exit_code, const char *status, FILE *fp);
+const char *scan_state_name(enum scan_state s);
+
+#endif

@@ -1,0 +1,337 @@
+/* Why the block is split here and not by GMime's parser: GMime gives up on a
+ * header block that starts with whitespace, holds a NUL or a field with an
+ * empty name, and stops early on others; those are exactly the hostile
+ * blocks in which a forged X-Spam or X-SPOT header must still be found. So
+ * the block is split by RFC 5322's own line rules (a field starts at a line
+ * that does not begin with a space or a tab and runs through its
+ * continuation lines), which gives each field's exact byte span; GMime
+ * formats what we add. */
+#include "rewrite.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gmime/gmime.h>
+
+static const char *
+line_end(const char *p, const char *end)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl ? nl + 1 : NULL;
+}
+
+static int
+is_empty_line(const char *p, const char *end)
+{
+	return (end - p >= 1 && p[0] == '\n') ||
+	    (end - p >= 2 && p[0] == '\r' && p[1] == '\n');
+}
+
+static char *
+field_name(const char *p, size_t len)
+{
+	const char *colon = memchr(p, ':', len);
+	const char *s = p, *e;
+
+	if (colon == NULL)
+		return xstrdup("");
+	e = colon;
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	return xstrndup(s, (size_t)(e - s));
+}
+
+void
+hdr_block_parse(const char *head, size_t len, size_t start, int complete,
+    struct hdr_block *hb)
+{
+	const char *end = head + len, *p = head + start, *next;
+	size_t cap = 0;
+
+	memset(hb, 0, sizeof(*hb));
+	hb->start = start;
+	next = line_end(p, end);
+	hb->crlf = next != NULL && next - p >= 2 && next[-2] == '\r';
+	while (p < end && !is_empty_line(p, end)) {
+		const char *field = p;
+
+		next = line_end(p, end);
+		if (next == NULL) {
+			if (!complete)
+				break; /* an incomplete line: leave it to the body */
+			next = end;
+		}
+		/* continuation lines, but a field is never split by an empty line */
+		while (next < end && (*next == ' ' || *next == '\t')) {
+			const char *after = line_end(next, end);
+
+			if (after == NULL) {
+				if (!complete)
+					break;
+				after = end;
+			}
+			next = after;
+		}
+		if (hb->n == cap) {
+			cap = cap ? cap * 2 : 32;
+			hb->v = xreallocarray(hb->v, cap, sizeof(*hb->v));
+		}
+		hb->v[hb->n].off = (uint64_t)(field - head);
+		hb->v[hb->n].len = (size_t)(next - field);
+		hb->v[hb->n].name = field_name(field, (size_t)(next - field));
+		hb->n++;
+		p = next;
+	}
+	hb->end = (uint64_t)(p - head);
+}
+
+void
+hdr_block_free(struct hdr_block *hb)
+{
+	size_t i;
+
+	for (i = 0; i < hb->n; i++)
+		free(hb->v[i].name);
+	free(hb->v);
+	memset(hb, 0, sizeof(*hb));
+}
+
+int
+valid_field_name(const char *name)
+{
+	if (*name == '\0')
+		return 0;
+	for (; *name != '\0'; name++)
+		if ((unsigned char)*name <= 32 || (unsigned char)*name >= 127 ||
+		    *name == ':')
+			return 0;
+	return 1;
+}
+
+int
+hdr_strip_match(const struct hdr_edit *ed, const char *name)
+{
+	size_t i, n;
+
+	for (i = 0; i < ed->nstrip; i++) {
+		const char *pat = ed->strip[i];
+
+		n = strlen(pat);
+		if (n > 0 && pat[n - 1] == '*') {
+			if (strncasecmp(name, pat, n - 1) == 0)
+				return 1;
+		} else if (strcasecmp(name, pat) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+void
+hdr_edit_set_strip(struct hdr_edit *ed, const char *patterns)
+{
+	const char *p = patterns;
+	size_t n;
+
+	while (*p != '\0') {
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n == 0)
+			break;
+		ed->strip = xreallocarray(ed->strip, ed->nstrip + 1, sizeof(*ed->strip));
+		ed->strip[ed->nstrip++] = xstrndup(p, n);
+		p += n;
+	}
+}
+
+void
+hdr_edit_add(struct hdr_edit *ed, const char *name, const char *value)
+{
+	char clean[4096];
+
+	sanitize_value(clean, sizeof(clean), value, sizeof(clean) - 1);
+	ed->add = xreallocarray(ed->add, ed->nadd + 1, sizeof(*ed->add));
+	ed->add[ed->nadd].name = xstrdup(name);
+	ed->add[ed->nadd].value = xstrdup(clean);
+	ed->nadd++;
+}
+
+void
+hdr_edit_remove(struct hdr_edit *ed, const char *name, long index)
+{
+	ed->remove = xreallocarray(ed->remove, ed->nremove + 1, sizeof(*ed->remove));
+	ed->remove[ed->nremove].name = xstrdup(name);
+	ed->remove[ed->nremove].index = index;
+	ed->nremove++;
+}
+
+void
+hdr_edit_free(struct hdr_edit *ed)
+{
+	size_t i;
+
+	for (i = 0; i < ed->nstrip; i++)
+		free(ed->strip[i]);
+	for (i = 0; i < ed->nremove; i++)
+		free(ed->remove[i].name);
+	for (i = 0; i < ed->nadd; i++) {
+		free(ed->add[i].name);
+		free(ed->add[i].value);
+	}
+	free(ed->strip);
+	free(ed->remove);
+	free(ed->add);
+	free(ed->subject);
+	memset(ed, 0, sizeof(*ed));
+}
+
+void
+hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf)
+{
+	GMimeHeaderList *list;
+	GMimeFormatOptions *fo;
+	char *text;
+	size_t i;
+
+	static int gmime_ready;
+
+	if (n == 0)
+		return;
+	if (!gmime_ready) {
+		g_mime_init();
+		gmime_ready = 1;
+	}
+	list = g_mime_header_list_new(NULL);
+	for (i = 0; i < n; i++)
+		g_mime_header_list_append(list, fields[i].name, fields[i].value,
+		    "utf-8");
+	fo = g_mime_format_options_new();
+	g_mime_format_options_set_newline_format(fo,
+	    crlf ? GMIME_NEWLINE_FORMAT_DOS : GMIME_NEWLINE_FORMAT_UNIX);
+	text = g_mime_header_list_to_string(list, fo);
+	buf_puts(out, text);
+	g_free(text);
+	g_mime_format_options_free(fo);
+	g_object_unref(list);
+}
+
+static void
+add_piece(struct rewrite *rw, int literal, uint64_t off, uint64_t len)
+{
+	struct piece *last = rw->npieces ? &rw->pieces[rw->npieces - 1] : NULL;
+
+	if (len == 0)
+		return;
+	/* 10,000 kept headers in a row are one write, not 10,000 */
+	if (last != NULL && last->literal == literal && last->off + last->len == off) {
+		last->len += len;
+		return;
+	}
+	if (rw->npieces == rw->cap) {
+		rw->cap = rw->cap ? rw->cap * 2 : 16;
+		rw->pieces = xreallocarray(rw->pieces, rw->cap, sizeof(*rw->pieces));
+	}
+	rw->pieces[rw->npieces].literal = literal;
+	rw->pieces[rw->npieces].off = off;
+	rw->pieces[rw->npieces].len = len;
+	rw->npieces++;
+}
+
+static void
+add_text(struct rewrite *rw, const struct hdr_field *fields, size_t n, int crlf)
+{
+	size_t before = rw->text.len;
+
+	hdr_format(&rw->text, fields, n, crlf);
+	add_piece(rw, 1, before, rw->text.len - before);
+}
+
+/* Marks the fields that Rspamd's milter remove_headers names. */
+static void
+mark_removals(const struct hdr_block *hb, const struct hdr_edit *ed, char *drop)
+{
+	size_t i, r;
+	long count, seen;
+
+	for (r = 0; r < ed->nremove; r++) {
+		const struct hdr_removal *rm = &ed->remove[r];
+
+		for (count = 0, i = 0; i < hb->n; i++)
+			count += strcasecmp(hb->v[i].name, rm->name) == 0;
+		for (seen = 0, i = 0; i < hb->n; i++) {
+			if (strcasecmp(hb->v[i].name, rm->name) != 0)
+				continue;
+			seen++;
+			if (rm->index == 0 || rm->index == seen ||
+			    (rm->index < 0 && count + rm->index + 1 == seen))
+				drop[i] = 1;
+		}
+	}
+}
+
+void
+rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
+    const struct hdr_edit *ed, struct rewrite *rw)
+{
+	struct hdr_field subject = { "Subject", ed->subject };
+	int subject_done;
+	char *drop;
+	size_t i;
+
+	memset(rw, 0, sizeof(*rw));
+	drop = xcalloc(hb->n + 1, 1);
+	mark_removals(hb, ed, drop);
+	for (i = 0; i < hb->n; i++)
+		if (drop[i] || hdr_strip_match(ed, hb->v[i].name))
+			drop[i] = 1;
+	add_piece(rw, 0, 0, hb->start);
+	add_text(rw, ed->add, ed->nadd, hb->crlf);
+	/* A new Subject takes the place of the old one; with none, it goes
+	 * on top (the block's last line may lack its newline). */
+	for (subject_done = 1, i = 0; ed->subject != NULL && i < hb->n; i++)
+		if (!drop[i] && strcasecmp(hb->v[i].name, "Subject") == 0)
+			subject_done = 0;
+	if (ed->subject != NULL && subject_done)
+		add_text(rw, &subject, 1, hb->crlf);
+	for (i = 0; i < hb->n; i++) {
+		const struct hdr *h = &hb->v[i];
+
+		if (drop[i]) {
+			rw->removed++;
+			continue;
+		}
+		if (ed->subject != NULL && strcasecmp(h->name, "Subject") == 0) {
+			if (!subject_done)
+				add_text(rw, &subject, 1, hb->crlf);
+			subject_done = 1;
+			continue;
+		}
+		add_piece(rw, 0, h->off, h->len);
+	}
+	add_piece(rw, 0, hb->end, msg_size - hb->end);
+	free(drop);
+}
+
+void
+rewrite_free(struct rewrite *rw)
+{
+	buf_free(&rw->text);
+	free(rw->pieces);
+	memset(rw, 0, sizeof(*rw));
+}
+
+uint64_t
+rewrite_size(const struct rewrite *rw)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < rw->npieces; i++)
+		n += rw->pieces[i].len;
+	return n;
+}

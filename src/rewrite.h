@@ -1,0 +1,87 @@
+/* Header rewrite: a pure function from (message head, edits) to a list of
+ * pieces whose concatenation is the message to deliver. Only the top-level
+ * header block is looked at; kept headers and every byte after the block are
+ * referenced, not copied, so they go out exactly as they came in. */
+#ifndef SPOT_REWRITE_H
+#define SPOT_REWRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+struct hdr {
+	uint64_t off;   /* first byte of the field, from the start of the message */
+	size_t len;     /* through the newline of its last continuation line */
+	char *name;     /* without surrounding whitespace; "" for a line with no colon */
+};
+
+struct hdr_block {
+	struct hdr *v;
+	size_t n;
+	uint64_t start;  /* after a leading "From " line */
+	uint64_t end;    /* the empty line that ends the block, or its last byte + 1 */
+	int crlf;        /* the message's own line ending */
+};
+
+struct hdr_field {
+	char *name;
+	char *value;
+};
+
+struct hdr_removal {
+	char *name;
+	long index;      /* Rspamd's milter convention: 0 = all, n = n-th, -n = n-th from the end */
+};
+
+struct hdr_edit {
+	char **strip;              /* "X-Spam-*" is a prefix, "X-Spam" a name */
+	size_t nstrip;
+	struct hdr_removal *remove;
+	size_t nremove;
+	struct hdr_field *add;     /* in order, at the top of the block */
+	size_t nadd;
+	char *subject;             /* replaces the first Subject:, drops the others */
+};
+
+struct piece {
+	int literal;      /* 1: text[off, off+len) of the plan; 0: message bytes */
+	uint64_t off;
+	uint64_t len;
+};
+
+struct rewrite {
+	struct buf text;
+	struct piece *pieces;
+	size_t npieces;
+	size_t cap;
+	uint64_t removed;  /* number of incoming header fields dropped */
+};
+
+/* Splits the header block found in head[start, len). complete says whether
+ * head holds the whole message: if not, a block that does not end inside
+ * head ends at head's last complete line and the rest counts as body. */
+void hdr_block_parse(const char *head, size_t len, size_t start, int complete,
+    struct hdr_block *hb);
+void hdr_block_free(struct hdr_block *hb);
+
+int hdr_strip_match(const struct hdr_edit *ed, const char *name);
+void hdr_edit_set_strip(struct hdr_edit *ed, const char *patterns);
+void hdr_edit_add(struct hdr_edit *ed, const char *name, const char *value);
+void hdr_edit_remove(struct hdr_edit *ed, const char *name, long index);
+void hdr_edit_free(struct hdr_edit *ed);
+
+/* Builds the output plan for a message of msg_size bytes. Never fails:
+ * malformed blocks are kept byte for byte. */
+void rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
+    const struct hdr_edit *ed, struct rewrite *rw);
+void rewrite_free(struct rewrite *rw);
+uint64_t rewrite_size(const struct rewrite *rw);
+
+/* Formats fields as header lines with GMime (RFC 2047 for 8-bit text,
+ * folding at 78 columns) in the given line ending. */
+void hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf);
+
+int valid_field_name(const char *name);
+
+#endif

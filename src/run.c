@@ -1,0 +1,188 @@
+#include "run.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decide.h"
+#include "deliver.h"
+#include "http.h"
+#include "log.h"
+#include "msg.h"
+#include "report.h"
+#include "rewrite.h"
+#include "scan.h"
+#include "spot.h"
+
+static void
+result(struct run_result *res, enum run_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+result(struct run_result *res, enum run_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(res->status, sizeof(res->status), fmt, ap);
+	va_end(ap);
+}
+
+static int
+read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
+{
+	const struct config *cfg = o->cfg;
+	char err[512];
+
+	switch (msg_read(m, o->in_fd, cfg->spool_threshold, cfg->max_size,
+	    cfg->spool_dir, err, sizeof(err))) {
+	case MSG_OK:
+		return 0;
+	case MSG_EMPTY:
+		result(res, RUN_DATAERR, "5.6.0 Empty message: nothing was read "
+		    "from standard input");
+		break;
+	case MSG_TOO_BIG:
+		result(res, RUN_DATAERR, "5.3.4 Message larger than max_size "
+		    "(%llu bytes)", (unsigned long long)cfg->max_size);
+		break;
+	case MSG_IO_ERROR:
+		result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
+		break;
+	}
+	log_error("%s", res->status);
+	return -1;
+}
+
+/* Hand-off: the API's 2xx is the delivery. Rspamd, asked before, may still
+ * reject or defer. */
+static void
+hand_off(const struct run_opts *o, const struct msg *m, const char *idem,
+    struct run_result *res)
+{
+	char err[256];
+
+	switch (scan_handoff(o->cfg, &o->env, m, idem, err, sizeof(err))) {
+	case SCAN_DONE:
+		result(res, RUN_DELIVERED, "2.0.0 Handed off to the API");
+		return;
+	case SCAN_AUTH:
+		result(res, RUN_TEMPFAIL, "4.7.0 The API refused our key (%s); "
+		    "check api_key_file", err);
+		break;
+	default:
+		result(res, RUN_TEMPFAIL, "4.4.1 Hand-off to the API failed: %s", err);
+		break;
+	}
+	log_error("%s", res->status);
+}
+
+static const char *
+extra_lda_args(const struct config *cfg, const struct decision *d)
+{
+	if (d->phishing && *cfg->phishing_lda_args != '\0')
+		return cfg->phishing_lda_args;
+	if (d->spam && *cfg->spam_lda_args != '\0')
+		return cfg->spam_lda_args;
+	return NULL;
+}
+
+static void
+deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
+    const struct decision *d, struct run_result *res)
+{
+	char err[600];
+	char **argv;
+
+	if (o->lda == NULL) {
+		if (deliver_stdout(rw, m, err, sizeof(err)) == 0) {
+			result(res, RUN_DELIVERED, "2.0.0 Written to standard output");
+			return;
+		}
+	} else {
+		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, d));
+		config_restore_core_limit();
+		deliver_exec(rw, m, argv, o->cfg->spool_dir, err, sizeof(err));
+		lda_argv_free(argv);
+	}
+	result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
+	log_error("%s", res->status);
+}
+
+static int
+exit_code_of(const struct decision *d)
+{
+	return d->outcome == OUTCOME_REJECT ? 77 : d->outcome == OUTCOME_DEFER ? 75 : 0;
+}
+
+void
+run(const struct run_opts *o, struct run_result *res)
+{
+	const struct config *cfg = o->cfg;
+	struct scan_result sr;
+	struct hdr_block hb;
+	struct hdr_edit ed;
+	struct rewrite rw;
+	struct decision d;
+	struct report rep;
+	struct msg m;
+	char idem[128] = "";
+	int64_t start = now_ms();
+	int api_on = *cfg->api_url != '\0', scan;
+
+	memset(res, 0, sizeof(*res));
+	memset(&sr, 0, sizeof(sr));
+	if (!cfg->api_tls_verify && api_on)
+		log_warn("api_tls_verify = no: the API's certificate is not checked");
+	http_global_init(strncmp(cfg->api_url, "https:", 6) == 0 ||
+	    strncmp(cfg->rspamd_url, "https:", 6) == 0);
+	memset(&ed, 0, sizeof(ed));
+	if (read_message(o, &m, res) != 0)
+		goto out;
+	hdr_block_parse(m.head, m.head_len, m.from_len, m.spool_fd < 0, &hb);
+	scan = m.size - m.from_len <= cfg->scan_max_size;
+	if (!scan) {
+		sr.skipped_size = m.size - m.from_len;
+		sr.rspamd_state = cfg->rspamd ? SCAN_SKIPPED : SCAN_OFF;
+		sr.api_state = api_on && !cfg->handoff ? SCAN_SKIPPED : SCAN_OFF;
+	}
+	if (api_on)
+		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, m.head,
+		    (size_t)hb.end, (unsigned long long)m.size);
+	/* In hand-off mode the API gets the message only to deliver it, never
+	 * to analyse it, and not at all from --check. */
+	if (scan)
+		scan_run(cfg, &o->env, &m, idem, cfg->rspamd,
+		    api_on && !cfg->handoff, &sr);
+	decide(cfg, &sr, &d);
+	hdr_edit_set_strip(&ed, cfg->strip_headers);
+	decide_headers(cfg, &sr, &d, &ed);
+	rewrite_plan(m.size, &hb, &ed, &rw);
+
+	rep = (struct report){ cfg, &o->env, m.size, &sr, &d, &ed, rw.removed,
+	    o->check ? "check" : cfg->handoff ? "handoff" : o->lda ? o->lda[0] : "stdout",
+	    now_ms() - start };
+	if (d.outcome != OUTCOME_DELIVER)
+		result(res, d.outcome == OUTCOME_REJECT ? RUN_REJECTED : RUN_TEMPFAIL,
+		    "%s %s", d.code, d.reason);
+	report_log(&rep);
+	if (o->check) {
+		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0)
+			result(res, RUN_TEMPFAIL, "4.3.0 cannot write to standard output");
+		else
+			res->kind = RUN_CHECKED;
+	} else if (d.outcome == OUTCOME_DELIVER) {
+		if (cfg->handoff)
+			hand_off(o, &m, idem, res);
+		else
+			deliver(o, &m, &rw, &d, res);
+	}
+	rewrite_free(&rw);
+	hdr_edit_free(&ed);
+	hdr_block_free(&hb);
+	scan_result_free(&sr);
+out:
+	msg_free(&m);
+}

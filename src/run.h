@@ -1,0 +1,33 @@
+/* One delivery, start to end: read, scan, decide, rewrite, deliver. It
+ * returns a result for cmd/ to turn into an exit code; on a successful
+ * delivery through an LDA it does not return at all (the LDA replaces us). */
+#ifndef SPOT_RUN_H
+#define SPOT_RUN_H
+
+#include "config.h"
+#include "envelope.h"
+
+enum run_kind {
+	RUN_DELIVERED,  /* 0 */
+	RUN_CHECKED,    /* 0: --check printed its report */
+	RUN_DATAERR,    /* 65 */
+	RUN_TEMPFAIL,   /* 75 */
+	RUN_REJECTED,   /* 77 */
+};
+
+struct run_result {
+	enum run_kind kind;
+	char status[600];  /* "4.7.1 reason": the line the MTA puts into its DSN */
+};
+
+struct run_opts {
+	const struct config *cfg;
+	struct envelope env;
+	char *const *lda;  /* NULL: filter mode, the message goes to stdout */
+	int check;
+	int in_fd;
+};
+
+void run(const struct run_opts *o, struct run_result *res);
+
+#endif

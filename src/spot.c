@@ -1,0 +1,179 @@
+#include "spot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <glib.h>
+
+#include "util.h"
+
+static const char *const status_names[] = {
+	[SPOT_ANALYZED] = "analyzed",
+	[SPOT_ACCEPTED] = "accepted",
+	[SPOT_TIMEOUT] = "timeout",
+	[SPOT_REJECTED] = "rejected",
+};
+
+const char *
+spot_status_name(enum spot_status s)
+{
+	return status_names[s];
+}
+
+static void
+auth_and_envelope(struct http_req *r, const struct config *cfg)
+{
+	struct buf auth = { 0 };
+
+	buf_printf(&auth, "Bearer %s", cfg->api_key);
+	http_req_header(r, "Authorization", auth.data);
+	explicit_bzero(auth.data, auth.len);
+	buf_free(&auth);
+}
+
+static void
+add_header(struct http_req *r, const char *name, const char *value)
+{
+	char clean[1024];
+
+	if (value == NULL || *value == '\0')
+		return;
+	sanitize_value(clean, sizeof(clean), value, sizeof(clean) - 1);
+	http_req_header(r, name, clean);
+}
+
+static const struct http_tls *
+tls_of(const struct config *cfg, struct http_tls *tls)
+{
+	tls->ca_file = cfg->api_ca_file;
+	tls->verify = cfg->api_tls_verify;
+	return tls;
+}
+
+void
+spot_request(struct http_req *r, const struct config *cfg,
+    const struct envelope *env, const struct msg *m, const char *idem_key,
+    long timeout_ms)
+{
+	struct http_tls tls;
+	size_t i;
+
+	http_req_init(r, cfg->api_url, "", (long)cfg->connect_timeout_ms,
+	    timeout_ms, tls_of(cfg, &tls));
+	auth_and_envelope(r, cfg);
+	http_req_header(r, "Content-Type", "message/rfc822");
+	add_header(r, "X-Envelope-From", env->sender);
+	for (i = 0; i < env->nrcpt; i++)
+		add_header(r, "X-Envelope-To", env->rcpt[i]);
+	add_header(r, "X-Client-Address", env->client_address);
+	add_header(r, "X-Client-Helo", env->helo);
+	add_header(r, "X-Queue-Id", env->queue_id);
+	add_header(r, "Idempotency-Key", idem_key);
+	http_req_post(r, m, m->from_len);
+}
+
+void
+spot_poll_request(struct http_req *r, const struct config *cfg,
+    const char *location, const char *job_id, long timeout_ms)
+{
+	struct http_tls tls;
+	struct buf url = { 0 };
+	CURLU *u;
+	char *resolved = NULL, *esc;
+
+	if (location != NULL && *location != '\0' &&
+	    (u = curl_url()) != NULL) {
+		if (curl_url_set(u, CURLUPART_URL, cfg->api_url, 0) == CURLUE_OK &&
+		    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK)
+			curl_url_get(u, CURLUPART_URL, &resolved, 0);
+		curl_url_cleanup(u);
+	}
+	if (resolved != NULL) {
+		buf_puts(&url, resolved);
+		curl_free(resolved);
+	} else {
+		esc = curl_easy_escape(NULL, job_id, 0);
+		buf_printf(&url, "%s%s%s", cfg->api_url,
+		    cfg->api_url[0] && cfg->api_url[strlen(cfg->api_url) - 1] == '/' ? "" : "/",
+		    esc ? esc : "");
+		curl_free(esc);
+	}
+	http_req_init(r, buf_cstr(&url), "", (long)cfg->connect_timeout_ms,
+	    timeout_ms, tls_of(cfg, &tls));
+	buf_free(&url);
+	auth_and_envelope(r, cfg);
+}
+
+int
+spot_parse(const char *json, size_t len, struct spot_reply *out, char *err,
+    size_t errlen)
+{
+	const cJSON *job, *status, *phish, *level, *conf;
+	cJSON *root;
+	size_t i;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	root = cJSON_ParseWithLength(json, len);
+	if (root == NULL || !cJSON_IsObject(root)) {
+		snprintf(err, errlen, "API answer is not a JSON object");
+		goto done;
+	}
+	job = cJSON_GetObjectItemCaseSensitive(root, "job_id");
+	status = cJSON_GetObjectItemCaseSensitive(root, "status");
+	if (!cJSON_IsString(job) || !cJSON_IsString(status)) {
+		snprintf(err, errlen, "API answer lacks job_id or status");
+		goto done;
+	}
+	sanitize_value(out->job_id, sizeof(out->job_id), job->valuestring,
+	    sizeof(out->job_id) - 1);
+	for (i = 0; i < ARRAY_LEN(status_names); i++)
+		if (strcmp(status->valuestring, status_names[i]) == 0)
+			break;
+	if (i == ARRAY_LEN(status_names)) {
+		snprintf(err, errlen, "API answer has an unknown status");
+		goto done;
+	}
+	out->status = (enum spot_status)i;
+	if (out->status == SPOT_ANALYZED) {
+		phish = cJSON_GetObjectItemCaseSensitive(root, "is_phishing");
+		level = cJSON_GetObjectItemCaseSensitive(root, "threat_level");
+		conf = cJSON_GetObjectItemCaseSensitive(root, "confidence");
+		if (!cJSON_IsBool(phish) || !cJSON_IsNumber(conf) ||
+		    !isfinite(conf->valuedouble) || conf->valuedouble < 0.0 ||
+		    conf->valuedouble > 1.0) {
+			snprintf(err, errlen, "API verdict lacks is_phishing or a "
+			    "confidence between 0 and 1");
+			goto done;
+		}
+		out->is_phishing = cJSON_IsTrue(phish);
+		out->confidence = conf->valuedouble;
+		sanitize_value(out->threat_level, sizeof(out->threat_level),
+		    cJSON_IsString(level) ? level->valuestring : "unknown",
+		    sizeof(out->threat_level) - 1);
+	}
+	rc = 0;
+done:
+	cJSON_Delete(root);
+	return rc;
+}
+
+void
+spot_idempotency_key(char *dst, size_t n, const char *queue_id,
+    const char *head, size_t head_len, unsigned long long size)
+{
+	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
+	char sizestr[32];
+
+	/* The header block carries Message-ID, Received and Date: with the size
+	 * it tells messages apart without hashing a 20 MB body. */
+	g_checksum_update(sum, (const guchar *)head, (gssize)head_len);
+	snprintf(sizestr, sizeof(sizestr), "%llu", size);
+	g_checksum_update(sum, (const guchar *)sizestr, (gssize)strlen(sizestr));
+	snprintf(dst, n, "%s%s%.40s", queue_id ? queue_id : "",
+	    queue_id && *queue_id ? "-" : "", g_checksum_get_string(sum));
+	g_checksum_free(sum);
+}

@@ -1,0 +1,36 @@
+/* SPOT API client: the ingest POST, the poll GET after a 202, and the
+ * parser of their JSON answers (docs/spot-api.md is the contract). */
+#ifndef SPOT_SPOT_H
+#define SPOT_SPOT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "http.h"
+
+enum spot_status { SPOT_ANALYZED, SPOT_ACCEPTED, SPOT_TIMEOUT, SPOT_REJECTED };
+
+struct spot_reply {
+	enum spot_status status;
+	char job_id[129];
+	int is_phishing;
+	char threat_level[65];
+	double confidence;
+};
+
+void spot_request(struct http_req *r, const struct config *cfg,
+    const struct envelope *env, const struct msg *m, const char *idem_key,
+    long timeout_ms);
+/* The poll URL: the Location of the 202 resolved against api_url, else
+ * api_url/<job id>. */
+void spot_poll_request(struct http_req *r, const struct config *cfg,
+    const char *location, const char *job_id, long timeout_ms);
+int spot_parse(const char *json, size_t len, struct spot_reply *out,
+    char *err, size_t errlen);
+const char *spot_status_name(enum spot_status s);
+/* "<queue id>-<sha256 of the header block and size>", stable across retries. */
+void spot_idempotency_key(char *dst, size_t n, const char *queue_id,
+    const char *head, size_t head_len, unsigned long long size);
+
+#endif

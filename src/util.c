@@ -1,0 +1,166 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EX_TEMPFAIL 75
+
+static void
+out_of_memory(void)
+{
+	static const char msg[] = "4.3.0 spot-deliver: out of memory\n";
+
+	/* write(2) only: stdio may itself need memory. */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(EX_TEMPFAIL);
+	_exit(EX_TEMPFAIL);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		out_of_memory();
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		out_of_memory();
+	q = realloc(p, n != 0 && size != 0 ? n * size : 1);
+	if (q == NULL)
+		out_of_memory();
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void
+buf_reserve(struct buf *b, size_t extra)
+{
+	size_t cap;
+
+	if (extra < b->cap - b->len && b->data != NULL)
+		return;
+	if (extra > SIZE_MAX / 2 - b->len)
+		out_of_memory();
+	cap = b->cap ? b->cap : 256;
+	while (cap - b->len <= extra)
+		cap *= 2;
+	b->data = xreallocarray(b->data, cap, 1);
+	b->cap = cap;
+}
+
+void
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		out_of_memory();
+	buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+const char *
+buf_cstr(struct buf *b)
+{
+	buf_reserve(b, 0);
+	b->data[b->len] = '\0';
+	return b->data;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+sanitize_value(char *dst, size_t n, const char *s, size_t max)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	if (max > n - 1)
+		max = n - 1;
+	for (i = 0; i < max && s[i] != '\0'; i++)
+		dst[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+	dst[i] = '\0';
+}
+
+int
+strcase_prefix(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}

@@ -1,0 +1,41 @@
+/* Small checked helpers shared by every module: allocation that never returns
+ * NULL (an out-of-memory LDA proxy can only defer, and the caller cannot do
+ * better than exiting 75), a growable byte buffer, and monotonic time. */
+#ifndef SPOT_UTIL_H
+#define SPOT_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+void buf_append(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* NUL-terminates without counting the NUL in len. */
+const char *buf_cstr(struct buf *b);
+void buf_free(struct buf *b);
+
+int64_t now_ms(void);
+
+/* Copies s into dst (size n), replacing every control character (CR, LF,
+ * NUL, TAB...) by a space and cutting at max bytes, so that a value taken
+ * from a server can never start a new header line. */
+void sanitize_value(char *dst, size_t n, const char *s, size_t max);
+
+int strcase_prefix(const char *s, const char *prefix);
+
+#endif
