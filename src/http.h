@@ -23,7 +23,6 @@ struct http_req {
 	long status;
 	CURLcode result;
 	char *location;
-	char errbuf[CURL_ERROR_SIZE];
 };
 
 struct http_tls {
