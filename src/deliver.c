@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,9 @@ deliver_exec(const struct rewrite *rw, const struct msg *m, char *const argv[],
 		return;
 	}
 	close(fd);
+	/* An ignored signal stays ignored across execve(2): give the LDA the
+	 * SIGPIPE it expects. */
+	signal(SIGPIPE, SIG_DFL);
 	exec_program(argv);
 	snprintf(err, errlen, "cannot execute %s: %s", argv[0], strerror(errno));
 }
