@@ -1,0 +1,648 @@
+/* config.c: defaults, config_set for every type, the file and environment
+ * loaders, precedence, config_finish (API key) and config_dump. Run from the
+ * repository root (fixtures at tests/fixtures/config/). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "util.h"
+#include "tap.h"
+
+#define FIX "tests/fixtures/config/"
+
+static char tmpdir[4096];
+
+static void
+make_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+
+	if (base == NULL || *base == '\0')
+		base = "/tmp";
+	snprintf(tmpdir, sizeof(tmpdir), "%s/test-config.XXXXXX", base);
+	if (mkdtemp(tmpdir) == NULL) {
+		printf("Bail out! mkdtemp %s: %s\n", tmpdir, strerror(errno));
+		exit(1);
+	}
+}
+
+/* Writes a file in tmpdir with the given mode; its path goes to path. */
+static const char *
+write_file(char *path, size_t n, const char *name, const char *text, mode_t mode)
+{
+	FILE *fp;
+
+	snprintf(path, n, "%s/%s", tmpdir, name);
+	if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) == EOF ||
+	    fclose(fp) != 0) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+	if (chmod(path, mode) != 0) {
+		printf("Bail out! chmod %s\n", path);
+		exit(1);
+	}
+	return path;
+}
+
+static void
+remove_tmpdir(void)
+{
+	static const char *const names[] = { "key600", "key644", "keyspace",
+		"keyempty", NULL };
+	char path[4200];
+	int i;
+
+	for (i = 0; names[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+		unlink(path);
+	}
+	rmdir(tmpdir);
+}
+
+static void
+test_defaults(void)
+{
+	struct config c;
+
+	config_init(&c);
+	is_int(c.rspamd, 1, "default rspamd = yes");
+	is_str(c.rspamd_url, "http://127.0.0.1:11333", "default rspamd_url");
+	is_str(c.rspamd_password, "", "default rspamd_password is empty");
+	is_int(c.timeout_ms, 5000, "default timeout_ms");
+	is_int(c.connect_timeout_ms, 1000, "default connect_timeout_ms");
+	is_int(c.mode, MODE_BLOCKING, "default mode = blocking");
+	is_int(c.on_timeout, ON_TIMEOUT_ALLOW, "default on_timeout = allow");
+	is_str(c.api_url, "", "default api_url is empty (API off)");
+	is_str(c.api_key_file, "", "default api_key_file is empty");
+	is_int(c.analysis_timeout_ms, 10000, "default analysis_timeout_ms");
+	is_int(c.poll_interval_ms, 500, "default poll_interval_ms");
+	is_int(c.phishing_action, PHISH_TAG, "default phishing_action = tag");
+	is_dbl(c.phishing_min_confidence, 0.0, 0.0, "default phishing_min_confidence");
+	is_str(c.api_ca_file, "", "default api_ca_file");
+	is_int(c.api_tls_verify, 1, "default api_tls_verify = yes");
+	is_int(c.handoff, 0, "default handoff = no");
+	is_str(c.spam_lda_args, "", "default spam_lda_args");
+	is_str(c.phishing_lda_args, "", "default phishing_lda_args");
+	is_int(c.scan_max_size, 20ULL << 20, "default scan_max_size = 20M");
+	is_int(c.max_size, 512ULL << 20, "default max_size = 512M");
+	is_int(c.spool_threshold, 1ULL << 20, "default spool_threshold = 1M");
+	is_str(c.spool_dir, "", "default spool_dir");
+	is_str(c.strip_headers, "X-Spam-*, X-Spam, X-SPOT-*", "default strip_headers");
+	is_str(c.reject_message, "", "default reject_message");
+	is_int(c.log, LOG_SINK_SYSLOG, "default log = syslog");
+	ok(c.api_key == NULL, "no API key before config_finish");
+	config_free(&c);
+}
+
+static void
+test_bool(void)
+{
+	static const struct { const char *v; int want; } good[] = {
+		{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
+		{ "1", 1 }, { "0", 0 }, { "YES", 1 }, { "No", 0 },
+	};
+	static const char *const bad[] = { "maybe", "", "2", "yess", " yes", "y" };
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	config_init(&c);
+	for (i = 0; i < ARRAY_LEN(good); i++) {
+		c.api_tls_verify = !good[i].want;
+		err[0] = '\0';
+		is_int(config_set(&c, "api_tls_verify", good[i].v, err, sizeof(err)), 0,
+		    "bool \"%s\" accepted", good[i].v);
+		is_int(c.api_tls_verify, good[i].want, "bool \"%s\" is %d", good[i].v,
+		    good[i].want);
+	}
+	for (i = 0; i < ARRAY_LEN(bad); i++) {
+		c.handoff = 0;
+		err[0] = '\0';
+		is_int(config_set(&c, "handoff", bad[i], err, sizeof(err)), -1,
+		    "bool \"%s\" refused", bad[i]);
+		like(err, "handoff", "bool error names the key (\"%s\")", bad[i]);
+		is_int(c.handoff, 0, "refused bool \"%s\" leaves the value alone", bad[i]);
+	}
+	err[0] = '\0';
+	config_set(&c, "rspamd", "maybe", err, sizeof(err));
+	like(err, "\"maybe\"", "bool error quotes the value");
+	config_free(&c);
+}
+
+static void
+test_ms(void)
+{
+	static const struct { const char *v; unsigned want; } good[] = {
+		{ "1", 1 }, { "250", 250 }, { "86400000", 86400000 }, { "007", 7 },
+	};
+	static const char *const bad[] = { "0", "86400001", "-5", "10s", "", "5K",
+		" 5", "5 ", "1e3", "4294967296", "99999999999999999999999", "0x10" };
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	config_init(&c);
+	for (i = 0; i < ARRAY_LEN(good); i++) {
+		is_int(config_set(&c, "timeout_ms", good[i].v, err, sizeof(err)), 0,
+		    "ms \"%s\" accepted", good[i].v);
+		is_int(c.timeout_ms, good[i].want, "ms \"%s\" = %u", good[i].v, good[i].want);
+	}
+	for (i = 0; i < ARRAY_LEN(bad); i++) {
+		c.connect_timeout_ms = 1000;
+		err[0] = '\0';
+		is_int(config_set(&c, "connect_timeout_ms", bad[i], err, sizeof(err)), -1,
+		    "ms \"%s\" refused", bad[i]);
+		like(err, "connect_timeout_ms", "ms error names the key (\"%s\")", bad[i]);
+		is_int(c.connect_timeout_ms, 1000, "refused ms \"%s\" leaves the value", bad[i]);
+	}
+	config_free(&c);
+}
+
+static void
+test_size(void)
+{
+	static const struct { const char *v; unsigned long long want; } good[] = {
+		{ "0", 0 }, { "512", 512 }, { "64K", 64ULL << 10 }, { "64k", 64ULL << 10 },
+		{ "10M", 10ULL << 20 }, { "10m", 10ULL << 20 }, { "2G", 2ULL << 30 },
+		{ "16G", 16ULL << 30 },
+		{ "18446744073709551615", 18446744073709551615ULL },
+		{ "17179869183G", 17179869183ULL << 30 },
+	};
+	static const char *const bad[] = { "", "K", "10KB", "1T", "-1", "1.5M",
+		"18446744073709551616", "17179869184G", "18014398509481984K",
+		" 10M", "10 M", "M10" };
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	config_init(&c);
+	for (i = 0; i < ARRAY_LEN(good); i++) {
+		is_int(config_set(&c, "max_size", good[i].v, err, sizeof(err)), 0,
+		    "size \"%s\" accepted", good[i].v);
+		ok(c.max_size == good[i].want, "size \"%s\" = %llu (got %llu)",
+		    good[i].v, good[i].want, (unsigned long long)c.max_size);
+	}
+	for (i = 0; i < ARRAY_LEN(bad); i++) {
+		c.scan_max_size = 12345;
+		err[0] = '\0';
+		is_int(config_set(&c, "scan_max_size", bad[i], err, sizeof(err)), -1,
+		    "size \"%s\" refused", bad[i]);
+		like(err, "scan_max_size", "size error names the key (\"%s\")", bad[i]);
+		is_int(c.scan_max_size, 12345, "refused size \"%s\" leaves the value", bad[i]);
+	}
+	config_free(&c);
+}
+
+static void
+test_double(void)
+{
+	static const struct { const char *v; double want; } good[] = {
+		{ "0", 0.0 }, { "1", 1.0 }, { "0.5", 0.5 }, { "0.000", 0.0 },
+		{ "1.0", 1.0 }, { ".75", 0.75 },
+	};
+	static const char *const bad[] = { "1.0001", "-0.1", "abc", "", "nan",
+		"NaN", "inf", "0.5x", "2", "1e309" };
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	config_init(&c);
+	for (i = 0; i < ARRAY_LEN(good); i++) {
+		is_int(config_set(&c, "phishing_min_confidence", good[i].v, err,
+		    sizeof(err)), 0, "double \"%s\" accepted", good[i].v);
+		is_dbl(c.phishing_min_confidence, good[i].want, 1e-12, "double \"%s\"",
+		    good[i].v);
+	}
+	for (i = 0; i < ARRAY_LEN(bad); i++) {
+		c.phishing_min_confidence = 0.25;
+		err[0] = '\0';
+		is_int(config_set(&c, "phishing_min_confidence", bad[i], err, sizeof(err)),
+		    -1, "double \"%s\" refused", bad[i]);
+		like(err, "phishing_min_confidence", "double error names the key (\"%s\")",
+		    bad[i]);
+		is_dbl(c.phishing_min_confidence, 0.25, 0.0, "refused double \"%s\" "
+		    "leaves the value", bad[i]);
+	}
+	config_free(&c);
+}
+
+static void
+test_enums(void)
+{
+	static const struct { const char *key, *v; int want; } good[] = {
+		{ "mode", "blocking", MODE_BLOCKING },
+		{ "mode", "tag-only", MODE_TAG_ONLY },
+		{ "on_timeout", "allow", ON_TIMEOUT_ALLOW },
+		{ "on_timeout", "block", ON_TIMEOUT_BLOCK },
+		{ "phishing_action", "tag", PHISH_TAG },
+		{ "phishing_action", "defer", PHISH_DEFER },
+		{ "phishing_action", "reject", PHISH_REJECT },
+		{ "log", "syslog", LOG_SINK_SYSLOG },
+		{ "log", "stderr", LOG_SINK_STDERR },
+		{ "log", "none", LOG_SINK_NONE },
+	};
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+	int *field;
+
+	config_init(&c);
+	for (i = 0; i < ARRAY_LEN(good); i++) {
+		field = strcmp(good[i].key, "mode") == 0 ? &c.mode :
+		    strcmp(good[i].key, "on_timeout") == 0 ? &c.on_timeout :
+		    strcmp(good[i].key, "phishing_action") == 0 ? &c.phishing_action : &c.log;
+		*field = -1;
+		is_int(config_set(&c, good[i].key, good[i].v, err, sizeof(err)), 0,
+		    "%s = %s accepted", good[i].key, good[i].v);
+		is_int(*field, good[i].want, "%s = %s stored as %d", good[i].key,
+		    good[i].v, good[i].want);
+	}
+	c.mode = MODE_BLOCKING;
+	err[0] = '\0';
+	is_int(config_set(&c, "mode", "tagonly", err, sizeof(err)), -1, "mode tagonly refused");
+	like(err, "mode", "enum error names the key");
+	like(err, "\"tagonly\"", "enum error quotes the value");
+	like(err, "blocking|tag-only", "enum error lists the choices");
+	is_int(c.mode, MODE_BLOCKING, "refused enum leaves the value");
+	err[0] = '\0';
+	is_int(config_set(&c, "phishing_action", "quarantine", err, sizeof(err)), -1,
+	    "phishing_action quarantine refused");
+	like(err, "tag|defer|reject", "phishing_action error lists the choices");
+	is_int(config_set(&c, "on_timeout", "", err, sizeof(err)), -1,
+	    "empty on_timeout refused");
+	is_int(config_set(&c, "log", "file", err, sizeof(err)), -1, "log = file refused");
+	config_free(&c);
+}
+
+static void
+test_strings(void)
+{
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+
+	config_init(&c);
+	is_int(config_set(&c, "rspamd_url", "unix:/run/rspamd.sock", err, sizeof(err)), 0,
+	    "string accepted");
+	is_str(c.rspamd_url, "unix:/run/rspamd.sock", "string stored");
+	is_int(config_set(&c, "rspamd_url", "http://[::1]:11333", err, sizeof(err)), 0,
+	    "string replaced");
+	is_str(c.rspamd_url, "http://[::1]:11333", "replaced string stored (old one freed)");
+	is_int(config_set(&c, "reject_message", "", err, sizeof(err)), 0,
+	    "empty string accepted");
+	is_str(c.reject_message, "", "empty string stored");
+	is_int(config_set(&c, "rspamd_password", "pw with spaces = ok", err, sizeof(err)),
+	    0, "secret accepted");
+	is_str(c.rspamd_password, "pw with spaces = ok", "secret stored as is");
+	err[0] = '\0';
+	is_int(config_set(&c, "no_such_key", "1", err, sizeof(err)), -1,
+	    "unknown key refused");
+	like(err, "no_such_key", "unknown key error names the key");
+	err[0] = '\0';
+	is_int(config_set(&c, "api_key", "secret", err, sizeof(err)), -1,
+	    "api_key is not a key (argv and files must not carry it)");
+	is_int(config_set(&c, "MODE", "tag-only", err, sizeof(err)), -1,
+	    "keys are lower case");
+	config_free(&c);
+}
+
+static void
+test_file(void)
+{
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	int rc;
+
+	config_init(&c);
+	err[0] = '\0';
+	rc = config_load_file(&c, FIX "good.conf", 1, err, sizeof(err));
+	if (!is_int(rc, 0, "good.conf loads"))
+		diag("error: %s", err);
+	is_int(c.rspamd, 0, "good.conf: rspamd = no");
+	is_str(c.rspamd_url, "unix:/run/rspamd/normal.sock", "good.conf: rspamd_url");
+	is_str(c.rspamd_password, "s3cret-Passw0rd", "good.conf: rspamd_password");
+	is_int(c.timeout_ms, 2500, "good.conf: timeout_ms");
+	is_int(c.connect_timeout_ms, 300, "good.conf: connect_timeout_ms");
+	is_int(c.mode, MODE_TAG_ONLY, "good.conf: mode");
+	is_int(c.on_timeout, ON_TIMEOUT_BLOCK, "good.conf: on_timeout");
+	is_str(c.api_url, "https://spot.example.net/v1/messages", "good.conf: api_url");
+	is_int(c.analysis_timeout_ms, 20000, "good.conf: analysis_timeout_ms");
+	is_int(c.poll_interval_ms, 250, "good.conf: poll_interval_ms");
+	is_int(c.phishing_action, PHISH_REJECT, "good.conf: phishing_action");
+	is_dbl(c.phishing_min_confidence, 0.75, 1e-12, "good.conf: phishing_min_confidence");
+	is_int(c.api_tls_verify, 0, "good.conf: api_tls_verify = false");
+	is_int(c.scan_max_size, 10ULL << 20, "good.conf: scan_max_size = 10M");
+	is_int(c.max_size, 1ULL << 30, "good.conf: max_size = 1G");
+	is_int(c.spool_threshold, 256ULL << 10, "good.conf: spool_threshold = 256K");
+	is_str(c.spool_dir, "/var/spool/spot-deliver", "good.conf: spool_dir");
+	is_str(c.strip_headers, "X-Spam-*, X-SPOT-*, X-Virus-Scanned",
+	    "good.conf: strip_headers");
+	is_str(c.reject_message, "Message refused by policy (spam)",
+	    "good.conf: value with spaces and parentheses");
+	is_int(c.log, LOG_SINK_STDERR, "good.conf: log");
+	is_str(c.spam_lda_args, "-m Junk", "good.conf: spam_lda_args");
+	is_int(c.handoff, 0, "good.conf: a key not in the file keeps its default");
+	config_free(&c);
+
+	config_init(&c);
+	rc = config_load_file(&c, FIX "comments.conf", 1, err, sizeof(err));
+	if (!is_int(rc, 0, "comments.conf loads"))
+		diag("error: %s", err);
+	is_int(c.mode, MODE_TAG_ONLY, "comments.conf: surrounding blanks trimmed");
+	is_int(c.timeout_ms, 1234, "comments.conf: key=value without blanks");
+	is_int(c.phishing_action, PHISH_DEFER, "comments.conf: tabs around =");
+	is_int(c.connect_timeout_ms, 1000, "comments.conf: other keys at defaults");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, FIX "unknown-key.conf", 1, err, sizeof(err)), -1,
+	    "unknown-key.conf fails");
+	like(err, FIX "unknown-key.conf:4:", "unknown key: error names file:line");
+	like(err, "timeout_secs", "unknown key: error names the key");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, FIX "bad-value.conf", 1, err, sizeof(err)), -1,
+	    "bad-value.conf fails");
+	like(err, FIX "bad-value.conf:3:", "bad value: error names file:line");
+	like(err, "on_timeout", "bad value: error names the key");
+	like(err, "sometimes", "bad value: error names the value");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, FIX "missing-equals.conf", 1, err, sizeof(err)), -1,
+	    "missing-equals.conf fails");
+	like(err, FIX "missing-equals.conf:3:", "missing =: error names file:line");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, FIX "long-line.conf", 1, err, sizeof(err)), -1,
+	    "long-line.conf (a 5000 byte line) fails instead of being cut");
+	like(err, FIX "long-line.conf:2:", "long line: error names file:line");
+	ok(c.timeout_ms != 42, "long line: nothing after it was read as a setting");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, FIX "does-not-exist.conf", 0, err, sizeof(err)), 0,
+	    "a missing default file is fine");
+	is_int(c.mode, MODE_BLOCKING, "missing default file: defaults stay");
+	err[0] = '\0';
+	is_int(config_load_file(&c, FIX "does-not-exist.conf", 1, err, sizeof(err)), -1,
+	    "a missing explicit file is an error");
+	like(err, FIX "does-not-exist.conf", "missing explicit file: error names it");
+	err[0] = '\0';
+	is_int(config_load_file(&c, "tests/fixtures/config", 0, err, sizeof(err)), -1,
+	    "a directory is not a config file, even as the default");
+	like(err, "tests/fixtures/config", "directory: error names it");
+	config_free(&c);
+}
+
+static void
+test_env(void)
+{
+	char *env1[] = { "PATH=/usr/bin:/bin", "SPOT_DELIVER_MODE=tag-only",
+		"HOME=/root", NULL };
+	char *env2[] = { "SPOT_DELIVER_TIMEOUT_MS=abc", NULL };
+	char *env3[] = { "SPOT_DELIVER_=x", "SPOT_DELIVERMODE=tag-only",
+		"spot_deliver_mode=tag-only", "XSPOT_DELIVER_MODE=tag-only",
+		"SPOT_DELIVER_MODE", NULL };
+	char *env4[] = { "SPOT_DELIVER_SCAN_MAX_SIZE=5M",
+		"SPOT_DELIVER_STRIP_HEADERS=X-Foo, X-Bar",
+		"SPOT_DELIVER_RSPAMD=no", NULL };
+	char *env5[] = { NULL };
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+
+	config_init(&c);
+	is_int(config_load_env(&c, env1, err, sizeof(err)), 0, "env with MODE loads");
+	is_int(c.mode, MODE_TAG_ONLY, "SPOT_DELIVER_MODE=tag-only sets mode");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_env(&c, env2, err, sizeof(err)), -1, "bad env value fails");
+	like(err, "SPOT_DELIVER_TIMEOUT_MS", "env error names the variable");
+	like(err, "timeout_ms", "env error names the key");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	if (!is_int(config_load_env(&c, env3, err, sizeof(err)), 0,
+	    "look-alike variables are ignored"))
+		diag("error: %s", err);
+	is_int(c.mode, MODE_BLOCKING, "look-alikes do not set mode");
+	config_free(&c);
+
+	config_init(&c);
+	is_int(config_load_env(&c, env4, err, sizeof(err)), 0, "env of several types");
+	is_int(c.scan_max_size, 5ULL << 20, "env size with suffix");
+	is_str(c.strip_headers, "X-Foo, X-Bar", "env string with spaces");
+	is_int(c.rspamd, 0, "env bool");
+	is_int(config_load_env(&c, env5, err, sizeof(err)), 0, "empty environment");
+	config_free(&c);
+}
+
+static void
+test_precedence(void)
+{
+	char *env[] = { "SPOT_DELIVER_TIMEOUT_MS=3333",
+		"SPOT_DELIVER_PHISHING_ACTION=reject", NULL };
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+
+	config_init(&c);
+	is_int(config_load_file(&c, FIX "precedence.conf", 1, err, sizeof(err)), 0,
+	    "precedence: file");
+	is_int(config_load_env(&c, env, err, sizeof(err)), 0, "precedence: env");
+	is_int(config_set(&c, "phishing_action", "tag", err, sizeof(err)), 0,
+	    "precedence: command line");
+	is_int(c.mode, MODE_TAG_ONLY, "file beats default");
+	is_int(c.connect_timeout_ms, 2222, "file value kept when env does not set it");
+	is_int(c.timeout_ms, 3333, "env beats file");
+	is_int(c.phishing_action, PHISH_TAG, "command line beats env and file");
+	is_int(c.analysis_timeout_ms, 10000, "default kept when nobody sets it");
+	config_free(&c);
+}
+
+/* config_finish with a fresh config plus the given settings. */
+static int
+finish_with(struct config *c, const char *key, const char *value, char *err,
+    char *warn)
+{
+	char e[CONFIG_ERR_SIZE];
+
+	config_init(c);
+	if (key != NULL && config_set(c, key, value, e, sizeof(e)) != 0) {
+		diag("config_set %s: %s", key, e);
+		return -2;
+	}
+	err[0] = '\0';
+	return config_finish(c, err, CONFIG_ERR_SIZE, warn, CONFIG_ERR_SIZE);
+}
+
+static void
+test_finish(void)
+{
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE], e[CONFIG_ERR_SIZE];
+	char p600[4200], p644[4200], pspace[4200], pempty[4200];
+	struct config c;
+
+	unsetenv("SPOT_API_KEY");
+	write_file(p600, sizeof(p600), "key600", "k3y-from-file_0123456789\n", 0600);
+	write_file(p644, sizeof(p644), "key644", "k3y-readable\n", 0644);
+	write_file(pspace, sizeof(pspace), "keyspace", "two words\n", 0600);
+	write_file(pempty, sizeof(pempty), "keyempty", "\n\n", 0600);
+
+	strcpy(warn, "stale");
+	is_int(finish_with(&c, NULL, NULL, err, warn), 0, "defaults finish");
+	is_str(warn, "", "defaults: no warning (warn cleared)");
+	ok(c.api_key == NULL, "defaults: no key without api_url, file or env");
+	config_free(&c);
+
+	is_int(finish_with(&c, "api_url", "https://spot.example.net/v1", err, warn), -1,
+	    "api_url without a key is an error");
+	like(err, "api_url", "no key: error names api_url");
+	like(err, "SPOT_API_KEY", "no key: error says where a key comes from");
+	config_free(&c);
+
+	setenv("SPOT_API_KEY", "env-Key_42", 1);
+	is_int(finish_with(&c, "api_url", "https://spot.example.net/v1", err, warn), 0,
+	    "api_url with SPOT_API_KEY finishes");
+	is_str(c.api_key, "env-Key_42", "key taken from SPOT_API_KEY");
+	config_free(&c);
+
+	is_int(finish_with(&c, "api_key_file", p600, err, warn), 0,
+	    "api_key_file (mode 600) finishes");
+	is_str(c.api_key, "k3y-from-file_0123456789",
+	    "key file beats SPOT_API_KEY, trailing newline trimmed");
+	is_str(warn, "", "mode 600 key file: no warning");
+	config_free(&c);
+
+	setenv("SPOT_API_KEY", "two words", 1);
+	is_int(finish_with(&c, "api_url", "https://spot.example.net/v1", err, warn), -1,
+	    "SPOT_API_KEY with a space is refused");
+	like(err, "API key", "key with a space: error says so");
+	unlike(err, "two words", "key with a space: error does not print the key");
+	config_free(&c);
+	unsetenv("SPOT_API_KEY");
+
+	is_int(finish_with(&c, "api_key_file", p644, err, warn), 0,
+	    "api_key_file mode 644 still finishes");
+	is_str(c.api_key, "k3y-readable", "mode 644 key read");
+	like(warn, p644, "mode 644: warning names the file");
+	like(warn, "readable", "mode 644: warning says it is readable");
+	unlike(warn, "k3y-readable", "mode 644: warning does not print the key");
+	config_free(&c);
+
+	is_int(finish_with(&c, "api_key_file", pspace, err, warn), -1,
+	    "key file holding a space is refused");
+	unlike(err, "two words", "key file with a space: key not in the error");
+	config_free(&c);
+
+	is_int(finish_with(&c, "api_key_file", pempty, err, warn), -1,
+	    "empty key file is refused");
+	like(err, pempty, "empty key file: error names it");
+	config_free(&c);
+
+	is_int(finish_with(&c, "api_key_file", "/nonexistent/spot.key", err, warn), -1,
+	    "missing key file is an error");
+	like(err, "/nonexistent/spot.key", "missing key file: error names it");
+	config_free(&c);
+
+	is_int(finish_with(&c, "handoff", "yes", err, warn), -1,
+	    "handoff without api_url is an error");
+	like(err, "handoff", "handoff error names the key");
+	config_free(&c);
+
+	is_int(finish_with(&c, "spool_threshold", "1K", err, warn), -1,
+	    "spool_threshold below 64K is an error");
+	like(err, "spool_threshold", "spool_threshold error names the key");
+	config_free(&c);
+
+	/* handoff with api_url and a key is fine */
+	setenv("SPOT_API_KEY", "abc", 1);
+	config_init(&c);
+	config_set(&c, "api_url", "https://spot.example.net/v1", e, sizeof(e));
+	config_set(&c, "handoff", "yes", e, sizeof(e));
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), 0,
+	    "handoff with api_url and a key finishes");
+	config_free(&c);
+	unsetenv("SPOT_API_KEY");
+}
+
+static void
+test_dump(void)
+{
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE];
+	struct config c;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	setenv("SPOT_API_KEY", "Very-Secret-Api-Key-123", 1);
+	config_init(&c);
+	config_set(&c, "rspamd_password", "Rspamd-Pw-456", err, sizeof(err));
+	config_set(&c, "api_url", "https://spot.example.net/v1", err, sizeof(err));
+	config_set(&c, "mode", "tag-only", err, sizeof(err));
+	config_set(&c, "spool_threshold", "256K", err, sizeof(err));
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), 0,
+	    "dump: config finishes");
+	unsetenv("SPOT_API_KEY");
+	fp = open_memstream(&text, &len);
+	config_dump(&c, fp);
+	fclose(fp);
+	unlike(text, "Rspamd-Pw-456", "dump: rspamd_password not printed");
+	like(text, "rspamd_password = ********\n", "dump: rspamd_password masked");
+	unlike(text, "Very-Secret-Api-Key-123", "dump: API key never printed");
+	like(text, "mode = tag-only\n", "dump: enum by name");
+	like(text, "spool_threshold = 262144\n", "dump: size in bytes");
+	like(text, "api_url = https://spot.example.net/v1\n", "dump: string");
+	like(text, "api_tls_verify = yes\n", "dump: bool");
+	like(text, "timeout_ms = 5000\n", "dump: ms");
+	like(text, "phishing_min_confidence = 0\n", "dump: double");
+	like(text, "rspamd = yes\n", "dump: first key");
+	like(text, "log = syslog\n", "dump: last key");
+	free(text);
+	config_free(&c);
+
+	/* no password: nothing to mask, and no key */
+	text = NULL;
+	config_init(&c);
+	fp = open_memstream(&text, &len);
+	config_dump(&c, fp);
+	fclose(fp);
+	like(text, "rspamd_password = \n", "dump: empty password printed empty");
+	like(text, "api key: none", "dump: says there is no key");
+	free(text);
+	config_free(&c);
+}
+
+int
+main(void)
+{
+	unsetenv("SPOT_API_KEY");
+	make_tmpdir();
+	test_defaults();
+	test_bool();
+	test_ms();
+	test_size();
+	test_double();
+	test_enums();
+	test_strings();
+	test_file();
+	test_env();
+	test_precedence();
+	test_finish();
+	test_dump();
+	remove_tmpdir();
+	return done_testing();
+}

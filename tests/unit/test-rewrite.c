@@ -1,0 +1,882 @@
+/* rewrite.c: hdr_block_parse + rewrite_plan on in-memory messages. The plan
+ * is written out by render() below (literal pieces from rw.text, the others
+ * from the message) and compared byte for byte. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rewrite.h"
+#include "tap.h"
+
+#define DEFAULT_STRIP "X-Spam-*, X-Spam, X-SPOT-*"
+
+/* The concatenation of the plan's pieces, or NULL (with a failed test) when
+ * a piece points outside the message or the plan's text. */
+static char *
+render(const char *msg, size_t msg_len, const struct rewrite *rw, size_t *out_len)
+{
+	struct buf b = { 0 };
+	size_t i;
+
+	buf_append(&b, "", 0);
+	for (i = 0; i < rw->npieces; i++) {
+		const struct piece *p = &rw->pieces[i];
+		uint64_t limit = p->literal ? rw->text.len : msg_len;
+
+		if (p->off > limit || p->len > limit - p->off) {
+			ok(0, "piece %zu (%s, off %llu, len %llu) is inside its source "
+			    "(%llu bytes)", i, p->literal ? "literal" : "message",
+			    (unsigned long long)p->off, (unsigned long long)p->len,
+			    (unsigned long long)limit);
+			buf_free(&b);
+			return NULL;
+		}
+		buf_append(&b, p->literal ? rw->text.data + p->off : msg + p->off,
+		    (size_t)p->len);
+	}
+	*out_len = b.len;
+	return b.data;
+}
+
+struct edit_spec {
+	const char *strip;               /* NULL: none */
+	const char *const *add;          /* name, value, name, value..., NULL */
+	const char *subject;
+};
+
+static const char *const std_add[] = {
+	"X-SPOT-Status", "analyzed",
+	"X-Spam-Scanner", "rspamd",
+	NULL,
+};
+
+static void
+edit_build(struct hdr_edit *ed, const struct edit_spec *spec)
+{
+	size_t i;
+
+	memset(ed, 0, sizeof(*ed));
+	if (spec->strip != NULL)
+		hdr_edit_set_strip(ed, spec->strip);
+	for (i = 0; spec->add != NULL && spec->add[i] != NULL; i += 2)
+		hdr_edit_add(ed, spec->add[i], spec->add[i + 1]);
+	if (spec->subject != NULL)
+		ed->subject = xstrdup(spec->subject);
+}
+
+/* Parses msg[0, head_len) (from_len: the "From " line), plans with ed, and
+ * compares the rendering of the msg_len-byte message with want. */
+static void
+check_rewrite(const char *label, const char *msg, size_t msg_len, size_t head_len,
+    size_t from_len, int complete, const struct hdr_edit *ed, const char *want,
+    size_t want_len, long want_removed)
+{
+	struct hdr_block hb;
+	struct rewrite rw;
+	size_t out_len = 0;
+	char *out;
+
+	hdr_block_parse(msg, head_len, from_len, complete, &hb);
+	rewrite_plan(msg_len, &hb, ed, &rw);
+	out = render(msg, msg_len, &rw, &out_len);
+	is_mem(out, out_len, want, want_len, "%s: output bytes", label);
+	is_int(rewrite_size(&rw), want_len, "%s: rewrite_size", label);
+	if (want_removed >= 0)
+		is_int(rw.removed, want_removed, "%s: removed count", label);
+	free(out);
+	rewrite_free(&rw);
+	hdr_block_free(&hb);
+}
+
+#define S(lit) (lit), (sizeof(lit) - 1)
+
+static void
+test_lf(void)
+{
+	static const char msg[] =
+	    "Return-Path: <alice@example.org>\n"
+	    "Received: from mx.example.org (mx.example.org [192.0.2.1])\n"
+	    "\tby mail.example.net; Mon, 1 Jan 2024 12:00:00 +0000\n"
+	    "X-Spam: Yes\n"
+	    "From: Alice <alice@example.org>\n"
+	    "X-Spam-Score: 99.0\n"
+	    "x-spot-status: analyzed;\n"
+	    "\tverdict=clean\n"
+	    "To: Bob <bob@example.net>\n"
+	    "X-SPOT-STATUS: clean\n"
+	    "X-Spam : yes\n"
+	    "Subject: Hello\n"
+	    "X-Spammer: kept, not X-Spam-*\n"
+	    "X-SPOTTED: kept, not X-SPOT-*\n"
+	    "\n"
+	    "Body line\n"
+	    "X-Spam: Yes in the body stays\n";
+	static const char want[] =
+	    "X-SPOT-Status: analyzed\n"
+	    "X-Spam-Scanner: rspamd\n"
+	    "Return-Path: <alice@example.org>\n"
+	    "Received: from mx.example.org (mx.example.org [192.0.2.1])\n"
+	    "\tby mail.example.net; Mon, 1 Jan 2024 12:00:00 +0000\n"
+	    "From: Alice <alice@example.org>\n"
+	    "To: Bob <bob@example.net>\n"
+	    "Subject: Hello\n"
+	    "X-Spammer: kept, not X-Spam-*\n"
+	    "X-SPOTTED: kept, not X-SPOT-*\n"
+	    "\n"
+	    "Body line\n"
+	    "X-Spam: Yes in the body stays\n";
+	static const char *const names[] = { "Return-Path", "Received", "X-Spam",
+		"From", "X-Spam-Score", "x-spot-status", "To", "X-SPOT-STATUS",
+		"X-Spam", "Subject", "X-Spammer", "X-SPOTTED" };
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+	size_t i;
+
+	hdr_block_parse(msg, sizeof(msg) - 1, 0, 1, &hb);
+	is_int(hb.n, ARRAY_LEN(names), "LF: %zu fields", ARRAY_LEN(names));
+	for (i = 0; i < hb.n && i < ARRAY_LEN(names); i++)
+		is_str(hb.v[i].name, names[i], "LF: field %zu name", i);
+	is_int(hb.start, 0, "LF: block starts at 0");
+	is_int(hb.end, strstr(msg, "\n\nBody") + 1 - msg, "LF: block ends at the "
+	    "empty line");
+	is_int(hb.crlf, 0, "LF: not CRLF");
+	ok(hb.n > 1 && hb.v[1].len == strlen("Received: from mx.example.org "
+	    "(mx.example.org [192.0.2.1])\n\tby mail.example.net; Mon, 1 Jan 2024 "
+	    "12:00:00 +0000\n"), "LF: folded field spans its continuation line");
+	ok(hb.n > 5 && hb.v[5].off == (uint64_t)(strstr(msg, "x-spot-status") - msg),
+	    "LF: field offset");
+	hdr_block_free(&hb);
+
+	edit_build(&ed, &spec);
+	check_rewrite("LF", S(msg), sizeof(msg) - 1, 0, 1, &ed, S(want), 5);
+	hdr_edit_free(&ed);
+
+	/* no edits at all: the message goes out as it came in, in one piece */
+	memset(&ed, 0, sizeof(ed));
+	{
+		struct rewrite rw;
+
+		hdr_block_parse(msg, sizeof(msg) - 1, 0, 1, &hb);
+		rewrite_plan(sizeof(msg) - 1, &hb, &ed, &rw);
+		is_int(rw.npieces, 1, "no edits: one piece");
+		ok(rw.npieces == 1 && !rw.pieces[0].literal && rw.pieces[0].off == 0 &&
+		    rw.pieces[0].len == sizeof(msg) - 1, "no edits: the whole message");
+		is_int(rw.removed, 0, "no edits: nothing removed");
+		rewrite_free(&rw);
+		hdr_block_free(&hb);
+	}
+}
+
+static void
+test_crlf(void)
+{
+	static const char msg[] =
+	    "Received: from mx.example.org\r\n"
+	    "\tby mail.example.net\r\n"
+	    "X-Spam-Flag: YES\r\n"
+	    "From: Alice <alice@example.org>\r\n"
+	    "X-SPOT-Job-Id: forged\r\n"
+	    "Subject: Hello\r\n"
+	    "\r\n"
+	    "Body line\r\n"
+	    "bare LF line\n"
+	    "X-Spam: Yes\r\n";
+	static const char want[] =
+	    "X-SPOT-Status: analyzed\r\n"
+	    "X-Spam-Scanner: rspamd\r\n"
+	    "Received: from mx.example.org\r\n"
+	    "\tby mail.example.net\r\n"
+	    "From: Alice <alice@example.org>\r\n"
+	    "Subject: Hello\r\n"
+	    "\r\n"
+	    "Body line\r\n"
+	    "bare LF line\n"
+	    "X-Spam: Yes\r\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+
+	hdr_block_parse(msg, sizeof(msg) - 1, 0, 1, &hb);
+	is_int(hb.crlf, 1, "CRLF: detected");
+	is_int(hb.n, 5, "CRLF: 5 fields");
+	is_int(hb.end, strstr(msg, "\r\n\r\n") + 2 - msg, "CRLF: block ends at the "
+	    "empty line");
+	is_str(hb.n > 4 ? hb.v[4].name : NULL, "Subject", "CRLF: name without CR");
+	hdr_block_free(&hb);
+	edit_build(&ed, &spec);
+	check_rewrite("CRLF", S(msg), sizeof(msg) - 1, 0, 1, &ed, S(want), 2);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_from_line(void)
+{
+	static const char msg[] =
+	    "From alice@example.org Mon Jan  1 12:00:00 2024\n"
+	    "X-Spam: Yes\n"
+	    "From: Alice <alice@example.org>\n"
+	    "Subject: Hi\n"
+	    "\n"
+	    "body\n";
+	static const char want[] =
+	    "From alice@example.org Mon Jan  1 12:00:00 2024\n"
+	    "X-SPOT-Status: analyzed\n"
+	    "X-Spam-Scanner: rspamd\n"
+	    "From: Alice <alice@example.org>\n"
+	    "Subject: Hi\n"
+	    "\n"
+	    "body\n";
+	static const char msg2[] = "From MAILER-DAEMON Mon Jan  1 12:00:00 2024\n\nbody\n";
+	static const char want2[] =
+	    "From MAILER-DAEMON Mon Jan  1 12:00:00 2024\n"
+	    "X-SPOT-Status: analyzed\n"
+	    "X-Spam-Scanner: rspamd\n"
+	    "\nbody\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	size_t from_len = strchr(msg, '\n') + 1 - msg;
+	struct hdr_block hb;
+	struct hdr_edit ed;
+	struct rewrite rw;
+
+	hdr_block_parse(msg, sizeof(msg) - 1, from_len, 1, &hb);
+	is_int(hb.start, from_len, "From line: block starts after it");
+	is_int(hb.n, 3, "From line: not a field itself");
+	is_str(hb.n ? hb.v[0].name : NULL, "X-Spam", "From line: first field after it");
+	edit_build(&ed, &spec);
+	rewrite_plan(sizeof(msg) - 1, &hb, &ed, &rw);
+	ok(rw.npieces > 0 && !rw.pieces[0].literal && rw.pieces[0].off == 0 &&
+	    rw.pieces[0].len == from_len, "From line: first piece is the From line");
+	rewrite_free(&rw);
+	hdr_block_free(&hb);
+	check_rewrite("From line", S(msg), sizeof(msg) - 1, from_len, 1, &ed, S(want), 1);
+	from_len = strchr(msg2, '\n') + 1 - msg2;
+	check_rewrite("From line, no headers", S(msg2), sizeof(msg2) - 1, from_len, 1,
+	    &ed, S(want2), 0);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_no_body(void)
+{
+	static const char msg1[] = "From: a@example.org\nX-Spam: Yes\nSubject: s\n";
+	static const char want1[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\nSubject: s\n";
+	static const char msg2[] = "From: a@example.org\nX-Spam: Yes\nSubject: s";
+	static const char want2[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\nSubject: s";
+	static const char msg3[] = "From: a@example.org\nX-Spam: Yes";
+	static const char want3[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n";
+	static const char msg4[] = "From: a@example.org\r\nX-Spam: Yes\r\nSubject: s\r\n\r\n";
+	static const char want4[] = "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
+	    "From: a@example.org\r\nSubject: s\r\n\r\n";
+	static const char msg5[] = "Subject: folded\n continued";
+	static const char want5[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "Subject: folded\n continued";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+
+	hdr_block_parse(msg2, sizeof(msg2) - 1, 0, 1, &hb);
+	is_int(hb.n, 3, "no final newline: 3 fields");
+	is_int(hb.end, sizeof(msg2) - 1, "no final newline: block ends at the end");
+	ok(hb.n == 3 && hb.v[2].off + hb.v[2].len == sizeof(msg2) - 1,
+	    "no final newline: last field runs to the end");
+	hdr_block_free(&hb);
+
+	edit_build(&ed, &spec);
+	check_rewrite("headers only", S(msg1), sizeof(msg1) - 1, 0, 1, &ed, S(want1), 1);
+	check_rewrite("headers only, no final newline", S(msg2), sizeof(msg2) - 1, 0, 1,
+	    &ed, S(want2), 1);
+	check_rewrite("headers only, stripped last line without newline", S(msg3),
+	    sizeof(msg3) - 1, 0, 1, &ed, S(want3), 1);
+	check_rewrite("headers and empty line, CRLF", S(msg4), sizeof(msg4) - 1, 0, 1,
+	    &ed, S(want4), 1);
+	check_rewrite("folded last field without newline", S(msg5), sizeof(msg5) - 1, 0,
+	    1, &ed, S(want5), 0);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_no_headers(void)
+{
+	static const char msg1[] = "\nX-Spam: Yes\nbody\n";
+	static const char want1[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "\nX-Spam: Yes\nbody\n";
+	static const char msg2[] = "\r\nX-Spam: Yes\r\nbody\r\n";
+	static const char want2[] = "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
+	    "\r\nX-Spam: Yes\r\nbody\r\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+
+	hdr_block_parse(msg1, sizeof(msg1) - 1, 0, 1, &hb);
+	is_int(hb.n, 0, "leading empty line: no fields");
+	is_int(hb.end, 0, "leading empty line: block ends at 0");
+	hdr_block_free(&hb);
+	hdr_block_parse(msg2, sizeof(msg2) - 1, 0, 1, &hb);
+	is_int(hb.n, 0, "leading CRLF line: no fields");
+	is_int(hb.crlf, 1, "leading CRLF line: CRLF detected");
+	hdr_block_free(&hb);
+	edit_build(&ed, &spec);
+	check_rewrite("leading empty line", S(msg1), sizeof(msg1) - 1, 0, 1, &ed, S(want1), 0);
+	check_rewrite("leading CRLF line", S(msg2), sizeof(msg2) - 1, 0, 1, &ed, S(want2), 0);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_hostile(void)
+{
+	static const char msg1[] = " X-Spam: forged\nFrom: a@example.org\n\nbody\n";
+	static const char want1[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n\nbody\n";
+	static const char msg2[] = "\tX-Spam: forged\n folded\nSubject: s\n\nbody\n";
+	static const char want2[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "Subject: s\n\nbody\n";
+	/* sizeof - 1 below: the NUL in the middle is part of the message */
+	static const char msg3[] =
+	    "From: a@example.org\n"
+	    "This line has no colon\n"
+	    "X-Spam: forged after a bad line\n"
+	    "X-Nul: a\0b\n"
+	    "X-8bit: caf\xe9 \xff\xfe\n"
+	    "X-SPAM-FLAG:YES\n"
+	    "X-Spam\t: tab before the colon\n"
+	    ": empty name\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\0with NUL\n";
+	static const char want3[] =
+	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n"
+	    "This line has no colon\n"
+	    "X-Nul: a\0b\n"
+	    "X-8bit: caf\xe9 \xff\xfe\n"
+	    ": empty name\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\0with NUL\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+
+	hdr_block_parse(msg1, sizeof(msg1) - 1, 0, 1, &hb);
+	is_int(hb.n, 2, "leading whitespace: the first line is a field");
+	is_str(hb.n ? hb.v[0].name : NULL, "X-Spam", "leading whitespace: name trimmed");
+	hdr_block_free(&hb);
+	hdr_block_parse(msg3, sizeof(msg3) - 1, 0, 1, &hb);
+	is_int(hb.n, 9, "hostile block: every line is a field");
+	is_str(hb.n > 1 ? hb.v[1].name : NULL, "", "no colon: empty name");
+	is_str(hb.n > 7 ? hb.v[7].name : NULL, "", "empty name before the colon");
+	is_int(hb.end, (const char *)memmem(msg3, sizeof(msg3) - 1, "Subject: s\n\n", 12) +
+	    11 - msg3,
+	    "hostile block: ends at the empty line, not at the NUL");
+	hdr_block_free(&hb);
+
+	edit_build(&ed, &spec);
+	check_rewrite("leading-whitespace first line", S(msg1), sizeof(msg1) - 1, 0, 1,
+	    &ed, S(want1), 1);
+	check_rewrite("leading-tab folded first field", S(msg2), sizeof(msg2) - 1, 0, 1,
+	    &ed, S(want2), 1);
+	check_rewrite("no colon, NUL, 8-bit, odd names", S(msg3), sizeof(msg3) - 1, 0,
+	    1, &ed, S(want3), 3);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_rfc822_attachment(void)
+{
+	static const char head[] =
+	    "From: a@example.org\n"
+	    "Subject: Fwd: spam\n"
+	    "MIME-Version: 1.0\n"
+	    "X-Spam-Level: ****\n"
+	    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+	    "\n";
+	static const char body[] =
+	    "--b1\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "see attached\n"
+	    "--b1\n"
+	    "Content-Type: message/rfc822\n"
+	    "\n"
+	    "X-Spam: Yes\n"
+	    "X-Spam-Score: 20.0\n"
+	    "X-SPOT-Status: analyzed\n"
+	    "From: c@example.com\n"
+	    "Subject: inner\n"
+	    "\n"
+	    "inner body\n"
+	    "--b1--\n";
+	static const char want_head[] =
+	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n"
+	    "Subject: Fwd: spam\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+	    "\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, "[SPAM] Fwd: spam" };
+	struct edit_spec spec2 = { DEFAULT_STRIP, std_add, NULL };
+	char msg[1024], want[1024];
+	struct hdr_edit ed;
+	size_t mlen, wlen;
+
+	mlen = (size_t)snprintf(msg, sizeof(msg), "%s%s", head, body);
+	wlen = (size_t)snprintf(want, sizeof(want), "%s%s", want_head, body);
+	edit_build(&ed, &spec2);
+	check_rewrite("message/rfc822 attachment untouched", msg, mlen, mlen, 0, 1, &ed,
+	    want, wlen, -1);
+	hdr_edit_free(&ed);
+	/* with the removals the top Subject and From go, the inner ones stay */
+	{
+		static const char want2_head[] =
+		    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+		    "Subject: [SPAM] Fwd: spam\n"
+		    "MIME-Version: 1.0\n"
+		    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
+		    "\n";
+
+		edit_build(&ed, &spec);
+		hdr_edit_remove(&ed, "From", 0);
+		wlen = (size_t)snprintf(want, sizeof(want), "%s%s", want2_head, body);
+		check_rewrite("attachment: removals and Subject only at the top", msg,
+		    mlen, mlen, 0, 1, &ed, want, wlen, 2);
+		hdr_edit_free(&ed);
+	}
+}
+
+static void
+check_remove(const char *label, long index, const char *want)
+{
+	static const char msg[] =
+	    "X-Foo: 1\n"
+	    "X-Bar: a\n"
+	    "X-Foo: 2\n"
+	    " folded\n"
+	    "x-foo: 3\n"
+	    "\n"
+	    "X-Foo: body\n";
+	struct hdr_edit ed;
+
+	memset(&ed, 0, sizeof(ed));
+	hdr_edit_remove(&ed, "X-FOO", index);
+	check_rewrite(label, S(msg), sizeof(msg) - 1, 0, 1, &ed, want, strlen(want), -1);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_remove_index(void)
+{
+	struct hdr_edit ed;
+
+	check_remove("remove index 0 (all)", 0, "X-Bar: a\n\nX-Foo: body\n");
+	check_remove("remove index 1 (first)", 1,
+	    "X-Bar: a\nX-Foo: 2\n folded\nx-foo: 3\n\nX-Foo: body\n");
+	check_remove("remove index 2 (second, folded)", 2,
+	    "X-Foo: 1\nX-Bar: a\nx-foo: 3\n\nX-Foo: body\n");
+	check_remove("remove index -1 (last)", -1,
+	    "X-Foo: 1\nX-Bar: a\nX-Foo: 2\n folded\n\nX-Foo: body\n");
+	check_remove("remove index -3 (first from the end)", -3,
+	    "X-Bar: a\nX-Foo: 2\n folded\nx-foo: 3\n\nX-Foo: body\n");
+	check_remove("remove index 4 (none: only 3)", 4,
+	    "X-Foo: 1\nX-Bar: a\nX-Foo: 2\n folded\nx-foo: 3\n\nX-Foo: body\n");
+	check_remove("remove index -4 (none)", -4,
+	    "X-Foo: 1\nX-Bar: a\nX-Foo: 2\n folded\nx-foo: 3\n\nX-Foo: body\n");
+
+	memset(&ed, 0, sizeof(ed));
+	hdr_edit_remove(&ed, "X-Foo", 1);
+	hdr_edit_remove(&ed, "X-Foo", -1);
+	check_rewrite("remove first and last", S("X-Foo: 1\nX-Foo: 2\nX-Foo: 3\n\nb"),
+	    sizeof("X-Foo: 1\nX-Foo: 2\nX-Foo: 3\n\nb") - 1, 0, 1, &ed,
+	    S("X-Foo: 2\n\nb"), 2);
+	is_int(ed.nremove, 2, "hdr_edit_remove appends");
+	is_str(ed.remove[1].name, "X-Foo", "hdr_edit_remove copies the name");
+	is_int(ed.remove[1].index, -1, "hdr_edit_remove keeps the index");
+	hdr_edit_free(&ed);
+}
+
+static void
+test_subject(void)
+{
+	static const char msg1[] =
+	    "From: a@example.org\n"
+	    "Subject: old\n"
+	    " subject continued\n"
+	    "To: b@example.net\n"
+	    "subject: second\n"
+	    "SUBJECT: third\n"
+	    "\n"
+	    "Subject: in the body\n";
+	static const char want1[] =
+	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n"
+	    "Subject: ***SPAM*** old\n"
+	    "To: b@example.net\n"
+	    "\n"
+	    "Subject: in the body\n";
+	static const char msg2[] = "From: a@example.org\nTo: b@example.net\n\nbody\n";
+	static const char want2[] =
+	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "Subject: ***SPAM*** old\n"
+	    "From: a@example.org\nTo: b@example.net\n\nbody\n";
+	static const char msg3[] = "From: a@example.org\r\nSubject: old\r\n\r\nbody\r\n";
+	static const char want3[] = "From: a@example.org\r\n"
+	    "Subject: ***SPAM*** old\r\n\r\nbody\r\n";
+	static const char msg4[] = "From: a@example.org\nSubject: old";
+	static const char want4[] = "From: a@example.org\nSubject: ***SPAM*** old\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, "***SPAM*** old" };
+	struct edit_spec bare = { NULL, NULL, "***SPAM*** old" };
+	struct hdr_edit ed;
+
+	edit_build(&ed, &spec);
+	check_rewrite("Subject replaced in place, others dropped", S(msg1),
+	    sizeof(msg1) - 1, 0, 1, &ed, S(want1), -1);
+	check_rewrite("Subject added on top when there is none", S(msg2),
+	    sizeof(msg2) - 1, 0, 1, &ed, S(want2), 0);
+	hdr_edit_free(&ed);
+
+	edit_build(&ed, &bare);
+	check_rewrite("Subject replaced, CRLF", S(msg3), sizeof(msg3) - 1, 0, 1, &ed,
+	    S(want3), 0);
+	check_rewrite("Subject replaced, last line without newline", S(msg4),
+	    sizeof(msg4) - 1, 0, 1, &ed, S(want4), 0);
+	/* a Subject that a removal drops is not the one replaced */
+	hdr_edit_remove(&ed, "Subject", 1);
+	check_rewrite("Subject removed by index, new one on top",
+	    S("From: a\nSubject: one\n\nb"), sizeof("From: a\nSubject: one\n\nb") - 1,
+	    0, 1, &ed, S("Subject: ***SPAM*** old\nFrom: a\n\nb"), 1);
+	hdr_edit_free(&ed);
+}
+
+/* Lines of text that do not start with a space or a tab. */
+static int
+count_field_starts(const char *text, size_t len)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < len; i++)
+		if ((i == 0 || text[i - 1] == '\n') && text[i] != ' ' && text[i] != '\t')
+			n++;
+	return n;
+}
+
+static void
+test_injection(void)
+{
+	static const char msg[] = "From: a@example.org\n\nbody\n";
+	static const char *const values[] = {
+		"a\r\nX-Spam: Yes",
+		"a\nBcc: evil@example.com",
+		"a\rX-Spam: Yes",
+		"\r\n\r\nbody injected",
+		"a\x01\x7f\x1b[0m\tb\x0b\x0c",
+		"\n",
+	};
+	struct hdr_edit ed;
+	struct hdr_block hb;
+	struct rewrite rw;
+	size_t i, j, out_len;
+	char *out;
+
+	for (i = 0; i < ARRAY_LEN(values); i++) {
+		memset(&ed, 0, sizeof(ed));
+		hdr_edit_add(&ed, "X-Test", values[i]);
+		for (j = 0; ed.add[0].value[j] != '\0'; j++)
+			if ((unsigned char)ed.add[0].value[j] < 0x20 ||
+			    ed.add[0].value[j] == 0x7f)
+				break;
+		ok(ed.add[0].value[j] == '\0', "value %zu: no control byte kept", i);
+		hdr_block_parse(msg, sizeof(msg) - 1, 0, 1, &hb);
+		rewrite_plan(sizeof(msg) - 1, &hb, &ed, &rw);
+		out = render(msg, sizeof(msg) - 1, &rw, &out_len);
+		ok(out != NULL && out_len > rw.text.len && count_field_starts(out,
+		    rw.text.len) == 1, "value %zu: the added text is one field", i);
+		ok(out != NULL && out_len >= sizeof(msg) - 1 &&
+		    memcmp(out + out_len - (sizeof(msg) - 1), msg, sizeof(msg) - 1) == 0,
+		    "value %zu: the message follows unchanged", i);
+		ok(out != NULL && strstr(out, "\nX-Spam:") == NULL &&
+		    strstr(out, "\nBcc:") == NULL && strstr(out, "\n\nbody injected") == NULL,
+		    "value %zu: no injected line", i);
+		ok(out != NULL && strncmp(out, "X-Test:", 7) == 0, "value %zu: the field "
+		    "is X-Test", i);
+		free(out);
+		rewrite_free(&rw);
+		hdr_block_free(&hb);
+		hdr_edit_free(&ed);
+	}
+	/* a NUL ends the C string: what follows it is not added */
+	memset(&ed, 0, sizeof(ed));
+	hdr_edit_add(&ed, "X-Test", "before\0X-Spam: Yes");
+	is_str(ed.add[0].value, "before", "NUL: the value stops at it");
+	hdr_edit_free(&ed);
+}
+
+static void
+check_folding(const char *label, const char *name, const char *value, int crlf,
+    int check_len)
+{
+	const char *msg = crlf ? "From: a\r\n\r\nbody\r\n" : "From: a\n\nbody\n";
+	const char *nl = crlf ? "\r\n" : "\n";
+	size_t msg_len = strlen(msg), i, start, out_len, lines = 0, maxlen = 0;
+	struct buf unfolded = { 0 };
+	struct hdr_edit ed;
+	struct hdr_block hb;
+	struct rewrite rw;
+	char *out;
+	int bad_start = 0, bad_eol = 0;
+
+	memset(&ed, 0, sizeof(ed));
+	hdr_edit_add(&ed, name, value);
+	hdr_block_parse(msg, msg_len, 0, 1, &hb);
+	rewrite_plan(msg_len, &hb, &ed, &rw);
+	out = render(msg, msg_len, &rw, &out_len);
+	/* the added field is the text before "From: a" */
+	for (start = 0, i = 0; out != NULL && i < rw.text.len; i++) {
+		if (out[i] != '\n')
+			continue;
+		lines++;
+		if (i + 1 - start > maxlen)
+			maxlen = i + 1 - start;
+		if (crlf && (i == 0 || out[i - 1] != '\r'))
+			bad_eol = 1;
+		if (!crlf && i > 0 && out[i - 1] == '\r')
+			bad_eol = 1;
+		if (lines > 1 && out[start] != ' ' && out[start] != '\t')
+			bad_start = 1;
+		buf_append(&unfolded, out + start, i + 1 - start - strlen(nl));
+		start = i + 1;
+	}
+	if (check_len) {
+		ok(lines > 1, "%s: folded over several lines (%zu)", label, lines);
+		ok(maxlen <= 78 + 2, "%s: no line longer than 78 + 2 bytes (longest %zu)",
+		    label, maxlen);
+	}
+	ok(!bad_start, "%s: continuation lines start with a space or a tab", label);
+	ok(!bad_eol, "%s: every line ends in %s", label, crlf ? "CRLF" : "LF");
+	ok(out != NULL && start == rw.text.len && strncmp(out + start, msg, msg_len) == 0,
+	    "%s: the message follows the field", label);
+	{
+		struct buf w = { 0 };
+
+		buf_printf(&w, "%s: %s", name, value);
+		is_mem(unfolded.data, unfolded.len, w.data, w.len,
+		    "%s: unfolding gives the value back (no RFC 2047 for ASCII)", label);
+		buf_free(&w);
+	}
+	buf_free(&unfolded);
+	free(out);
+	rewrite_free(&rw);
+	hdr_block_free(&hb);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_folding(void)
+{
+	struct buf v = { 0 };
+	char token[301];
+	int i;
+
+	for (i = 0; i < 60; i++)
+		buf_printf(&v, "%sSYMBOL_NAME_%02d(%d.%02d)", i ? ", " : "", i, i % 7, i);
+	check_folding("X-Spam-Symbols, LF", "X-Spam-Symbols", v.data, 0, 1);
+	check_folding("X-Spam-Symbols, CRLF", "X-Spam-Symbols", v.data, 1, 1);
+	buf_free(&v);
+	/* A token longer than a line cannot be folded: it must go out as it
+	 * is (RFC 5322 allows 998 bytes), not as RFC 2047 encoded-words,
+	 * which would change a structured value such as a signature. */
+	memset(token, 'A', sizeof(token) - 1);
+	token[sizeof(token) - 1] = '\0';
+	check_folding("one 300 byte token", "X-Spam-Symbols", token, 0, 0);
+	check_folding("DKIM-Signature from the milter", "DKIM-Signature",
+	    "v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.org; s=dkim; "
+	    "t=1700000000; h=from:to:subject:date; "
+	    "bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; "
+	    "b=dGhpcyBpcyBhIHZlcnkgbG9uZyBzaWduYXR1cmUgdGhhdCBkb2VzIG5vdCBmaXQgb24g"
+	    "b25lIGxpbmUgYXQgYWxsIGFuZCBnb2VzIG9uIGFuZCBvbiBhbmQgb24gYW5kIG9u", 0, 0);
+}
+
+static void
+test_incomplete(void)
+{
+	/* the head is the first part of the message; the rest is in the spool */
+	static const char msg1[] =
+	    "From: a@example.org\n"
+	    "X-Spam: Yes\n"
+	    "Subject: s\n"
+	    "X-Partial: abc"  /* <- the head ends here */
+	    "def\n"
+	    "X-Spam: beyond the head\n"
+	    "\n"
+	    "body\n";
+	static const char want1[] =
+	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n"
+	    "Subject: s\n"
+	    "X-Partial: abcdef\n"
+	    "X-Spam: beyond the head\n"
+	    "\n"
+	    "body\n";
+	static const char msg2[] =
+	    "From: a@example.org\n"
+	    "X-Spam: Yes\n"
+	    " fol"  /* <- the head ends here */
+	    "ded\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\n";
+	static const char msg3[] =
+	    "From: a@example.org\n"
+	    "X-Spam: Yes\n"  /* <- the head ends here */
+	    " folded\n"
+	    "Subject: s\n"
+	    "\n"
+	    "body\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	size_t head1 = strstr(msg1, "def\n") - msg1;
+	size_t head2 = strstr(msg2, "ded\n") - msg2;
+	size_t head3 = strstr(msg3, " folded") - msg3;
+	struct hdr_block hb;
+	struct hdr_edit ed;
+	struct rewrite rw;
+	size_t out_len;
+	char *out;
+
+	hdr_block_parse(msg1, head1, 0, 0, &hb);
+	is_int(hb.n, 3, "incomplete head: 3 complete fields");
+	is_int(hb.end, strstr(msg1, "X-Partial") - msg1,
+	    "incomplete head: block ends at the last complete line");
+	hdr_block_free(&hb);
+	hdr_block_parse(msg1, head1, 0, 1, &hb);
+	is_int(hb.n, 4, "same bytes, complete: the cut line is a field");
+	is_int(hb.end, head1, "same bytes, complete: block ends at the end");
+	hdr_block_free(&hb);
+
+	edit_build(&ed, &spec);
+	check_rewrite("incomplete head", S(msg1), head1, 0, 0, &ed, S(want1), 1);
+
+	/* A field whose continuation lines go past the head: dropping its
+	 * first line alone would glue the rest onto the field before it. */
+	hdr_block_parse(msg2, head2, 0, 0, &hb);
+	rewrite_plan(sizeof(msg2) - 1, &hb, &ed, &rw);
+	out = render(msg2, sizeof(msg2) - 1, &rw, &out_len);
+	unlike(out, "From: a@example.org\nded\n", "incomplete head cut inside a "
+	    "continuation: no bytes of a dropped field are left behind");
+	unlike(out, "From: a@example.org\n fol", "incomplete head cut inside a "
+	    "continuation: no continuation glued onto From:");
+	free(out);
+	rewrite_free(&rw);
+	hdr_block_free(&hb);
+
+	hdr_block_parse(msg3, head3, 0, 0, &hb);
+	rewrite_plan(sizeof(msg3) - 1, &hb, &ed, &rw);
+	out = render(msg3, sizeof(msg3) - 1, &rw, &out_len);
+	unlike(out, "From: a@example.org\n folded\n", "incomplete head ending at a "
+	    "field's line end: its continuation (past the head) is not glued onto "
+	    "From:");
+	free(out);
+	rewrite_free(&rw);
+	hdr_block_free(&hb);
+	hdr_edit_free(&ed);
+}
+
+static void
+test_many_headers(void)
+{
+	struct buf msg = { 0 }, want = { 0 };
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+	struct rewrite rw;
+	size_t out_len;
+	char *out;
+	int i;
+
+	buf_puts(&want, "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n");
+	for (i = 0; i < 10000; i++) {
+		if (i == 5000)
+			buf_puts(&msg, "X-Spam: forged in the middle\n");
+		buf_printf(&msg, "X-Header-%05d: value %d\n", i, i);
+		buf_printf(&want, "X-Header-%05d: value %d\n", i, i);
+	}
+	buf_puts(&msg, "\nbody\n");
+	buf_puts(&want, "\nbody\n");
+	hdr_block_parse(msg.data, msg.len, 0, 1, &hb);
+	is_int(hb.n, 10001, "10,000 headers: all parsed");
+	is_str(hb.n == 10001 ? hb.v[10000].name : NULL, "X-Header-09999",
+	    "10,000 headers: last name");
+	edit_build(&ed, &spec);
+	rewrite_plan(msg.len, &hb, &ed, &rw);
+	ok(rw.npieces <= 4, "10,000 headers: contiguous kept pieces merged (%zu pieces)",
+	    rw.npieces);
+	is_int(rw.removed, 1, "10,000 headers: one removed");
+	out = render(msg.data, msg.len, &rw, &out_len);
+	is_mem(out, out_len, want.data, want.len, "10,000 headers: output bytes");
+	free(out);
+	rewrite_free(&rw);
+	hdr_block_free(&hb);
+	hdr_edit_free(&ed);
+	buf_free(&msg);
+	buf_free(&want);
+}
+
+static void
+test_helpers(void)
+{
+	struct hdr_edit ed;
+
+	memset(&ed, 0, sizeof(ed));
+	hdr_edit_set_strip(&ed, "X-Spam-*, X-Spam,X-SPOT-*\t X-Virus ,, ");
+	is_int(ed.nstrip, 4, "strip list: 4 patterns");
+	is_str(ed.nstrip > 3 ? ed.strip[3] : NULL, "X-Virus", "strip list: trimmed");
+	ok(hdr_strip_match(&ed, "X-Spam"), "strip: X-Spam");
+	ok(hdr_strip_match(&ed, "x-spam"), "strip: x-spam (any case)");
+	ok(hdr_strip_match(&ed, "X-Spam-Score"), "strip: X-Spam-Score by prefix");
+	ok(hdr_strip_match(&ed, "X-SPAM-"), "strip: X-SPAM- by prefix");
+	ok(!hdr_strip_match(&ed, "X-Spammer"), "strip: X-Spammer kept");
+	ok(!hdr_strip_match(&ed, "X-Spa"), "strip: X-Spa kept");
+	ok(hdr_strip_match(&ed, "x-spot-job-id"), "strip: x-spot-job-id");
+	ok(!hdr_strip_match(&ed, "X-SPOTTED"), "strip: X-SPOTTED kept");
+	ok(!hdr_strip_match(&ed, "X-SPOT"), "strip: X-SPOT kept (pattern is X-SPOT-*)");
+	ok(hdr_strip_match(&ed, "x-virus"), "strip: exact name");
+	ok(!hdr_strip_match(&ed, "X-Virus-Scanned"), "strip: exact name is not a prefix");
+	ok(!hdr_strip_match(&ed, ""), "strip: empty name kept");
+	hdr_edit_free(&ed);
+	memset(&ed, 0, sizeof(ed));
+	hdr_edit_set_strip(&ed, "");
+	is_int(ed.nstrip, 0, "strip list: empty");
+	ok(!hdr_strip_match(&ed, "X-Spam"), "strip list empty: nothing matches");
+	hdr_edit_free(&ed);
+
+	ok(valid_field_name("X-Spam"), "valid name X-Spam");
+	ok(valid_field_name("X_Odd.Name~1"), "valid name with punctuation");
+	ok(!valid_field_name(""), "empty name invalid");
+	ok(!valid_field_name("X Spam"), "name with a space invalid");
+	ok(!valid_field_name("X-Spam:"), "name with a colon invalid");
+	ok(!valid_field_name("X-Sp\xc3\xa4m"), "8-bit name invalid");
+	ok(!valid_field_name("X-Spam\r\nBcc"), "name with CRLF invalid");
+	ok(!valid_field_name("X-\x7f"), "name with DEL invalid");
+}
+
+int
+main(void)
+{
+	test_helpers();
+	test_lf();
+	test_crlf();
+	test_from_line();
+	test_no_body();
+	test_no_headers();
+	test_hostile();
+	test_rfc822_attachment();
+	test_remove_index();
+	test_subject();
+	test_injection();
+	test_folding();
+	test_incomplete();
+	test_many_headers();
+	return done_testing();
+}
