@@ -1,6 +1,7 @@
 #!/bin/bash
 # The test infrastructure itself: the private Rspamd (scripts/rspamd-local + tests/dnsstub.py)
 # and the stand-in SPOT API (tests/spot-api.py + scripts/spot-api-local).
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 need_rspamd
@@ -180,7 +181,12 @@ spot_control ""
 # ---------------------------------------------------------------- hang
 printf 'X-Test-Spot: hang\n\nbody\n' >"$T/hang.eml"
 mkdir "$T/bg"
-(T=$T/bg HTTP_TIMEOUT=60 http_req POST "$SPOT_URL/i" "$T/hang.eml" "$auth" >"$T/bg/status" 2>/dev/null) &
+(
+	# shellcheck disable=SC2030 # T is meant to change only in this subshell
+	hang_eml=$T/hang.eml T=$T/bg
+	export HTTP_TIMEOUT=60
+	http_req POST "$SPOT_URL/i" "$hang_eml" "$auth" >"$T/status" 2>/dev/null
+) &
 hang_pid=$!
 n=$(spot_count)
 for _ in $(seq 50); do [ "$(spot_count)" -gt "$n" ] && break; sleep 0.1; done

@@ -56,6 +56,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SPOT_DELIVER_BIN:-$ROOT/spot-deliver}
+export BIN
 PY=/usr/bin/python3
 export LC_ALL=C
 
@@ -91,6 +92,8 @@ _lib_exit() {
 	if [ -n "$_tap_plan" ] && [ "$_tap_n" -ne "$_tap_plan" ]; then
 		echo "# planned $_tap_plan tests but ran $_tap_n" >&2
 		[ "$rc" -ne 0 ] || rc=255
+	elif [ -n "$_tap_plan" ]; then
+		rc=0 # the plan was run: the TAP lines say how it went, not the last command's status
 	fi
 	if [ "$_tap_failed" -gt 0 ]; then
 		echo "# failed $_tap_failed of $_tap_n tests" >&2
@@ -357,7 +360,11 @@ spot_control() {
 }
 
 spot_count() {
-	ls "$SPOT_RECORD" 2>/dev/null | grep -c '^[0-9]*\.json$'
+	local f n=0
+	for f in "$SPOT_RECORD"/[0-9][0-9][0-9][0-9]*.json; do
+		[ -e "$f" ] && n=$((n + 1))
+	done
+	echo "$n"
 }
 
 spot_record() {
