@@ -54,7 +54,7 @@ asan:
 # UndefinedBehaviorSanitizer (build-asan/).
 check: all unit asan
 	prove tests/unit/run.t tests/*.t
-	SPOT_DELIVER_BIN=$(CURDIR)/build-asan/spot-deliver SPOT_UNIT_DIR=$(CURDIR)/build-asan/tests/unit \
+	SPOT_TEST_BIN=$(CURDIR)/build-asan/spot-deliver SPOT_UNIT_DIR=$(CURDIR)/build-asan/tests/unit \
 	    ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    prove tests/unit/run.t tests/*.t
 

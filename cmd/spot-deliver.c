@@ -103,7 +103,7 @@ struct cli {
 	char *const *lda;
 	int check;
 	int check_config;
-	int filter_mode;    /* where the status line goes */
+	int filter_mode;    /* stdout carries the message: status lines go to stderr */
 	char error[CONFIG_ERR_SIZE];
 };
 
@@ -160,7 +160,12 @@ add_key_value(struct cli *c, const char *kv)
 		return;
 	}
 	key = xstrndup(kv, (size_t)(eq - kv));
-	add_setting(c, key, eq + 1);
+	if (config_is_secret(key))
+		snprintf(c->error, sizeof(c->error), "-o %s is refused: a secret in "
+		    "argv is visible to every user in ps(1); put it in the config "
+		    "file or the environment", key);
+	else
+		add_setting(c, key, eq + 1);
 	free(key);
 }
 
@@ -234,7 +239,6 @@ parse_args(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		c->lda = argv + optind;
-	c->filter_mode = c->lda == NULL;
 	return 0;
 }
 
@@ -302,8 +306,8 @@ set_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* The line the MTA reads: stdout for Postfix's pipe(8), but stderr in filter
- * mode where stdout is the message. */
+/* The line the MTA reads: stdout for Postfix's pipe(8) (LDA and hand-off
+ * modes), but stderr in filter mode where stdout is the message. */
 static void
 status_line(const struct cli *c, const char *line)
 {
@@ -363,6 +367,7 @@ main(int argc, char **argv)
 	if (c.error[0] == '\0')
 		load_config(&c, &cfg, warn, sizeof(warn));
 	config_protect_secrets(&cfg);
+	c.filter_mode = c.lda == NULL && !cfg.handoff;
 	log_open(c.check_config ? LOG_SINK_STDERR : cfg.log);
 	if (warn[0] != '\0')
 		log_warn("%s", warn);

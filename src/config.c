@@ -212,6 +212,14 @@ config_set(struct config *cfg, const char *name, const char *value, char *err,
 	return -1;
 }
 
+int
+config_is_secret(const char *name)
+{
+	const struct key *k = key_find(name);
+
+	return k != NULL && k->type == T_SECRET;
+}
+
 void
 config_init(struct config *cfg)
 {

@@ -54,6 +54,8 @@ void config_free(struct config *cfg);
 /* Each returns 0, or -1 with a message in err that names where and what. */
 int config_set(struct config *cfg, const char *key, const char *value,
     char *err, size_t errlen);
+/* A secret (rspamd_password) is refused on the command line: ps(1) shows argv. */
+int config_is_secret(const char *name);
 int config_load_file(struct config *cfg, const char *path, int must_exist,
     char *err, size_t errlen);
 int config_load_env(struct config *cfg, char *const *envp, char *err,

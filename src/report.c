@@ -61,8 +61,10 @@ report_log(const struct report *r)
 	    outcome_name(r->d->outcome), reason, r->delivery,
 	    (unsigned long long)r->removed, (long long)r->elapsed_ms);
 	if (sr->api_state == SCAN_AUTH)
-		log_error("the SPOT API refused our key (%s): every message is "
-		    "deferred until api_key_file is fixed", sr->api_error);
+		log_error("the SPOT API refused our key (%s): until api_key_file is "
+		    "fixed, every message is %s", sr->api_error,
+		    r->cfg->mode == MODE_TAG_ONLY ? "delivered without analysis" :
+		    "deferred");
 }
 
 static cJSON *

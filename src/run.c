@@ -161,7 +161,9 @@ run(const struct run_opts *o, struct run_result *res)
 	decide_headers(cfg, &sr, &d, &ed);
 	rewrite_plan(m.size, &hb, &ed, &rw);
 
-	rep = (struct report){ cfg, &o->env, m.size, &sr, &d, &ed, rw.removed,
+	/* hand-off sends the message as it came: nothing is stripped */
+	rep = (struct report){ cfg, &o->env, m.size, &sr, &d, &ed,
+	    cfg->handoff ? 0 : rw.removed,
 	    o->check ? "check" : cfg->handoff ? "handoff" : o->lda ? o->lda[0] : "stdout",
 	    now_ms() - start };
 	if (d.outcome != OUTCOME_DELIVER)

@@ -75,22 +75,53 @@ spot_request(struct http_req *r, const struct config *cfg,
 	http_req_post(r, m, m->from_len);
 }
 
+static char *
+origin_of(CURLU *u)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL, *origin = NULL;
+	struct buf b = { 0 };
+
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+		buf_printf(&b, "%s://%s:%s", scheme, host, port);
+		origin = b.data;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	return origin;
+}
+
+/* The Location of a 202, resolved against api_url; NULL unless it stays on
+ * the API's own scheme, host and port: the Bearer key goes with the poll. */
+static char *
+resolve_location(const char *api_url, const char *location)
+{
+	char *base_origin = NULL, *origin = NULL, *resolved = NULL;
+	CURLU *u;
+
+	if (location == NULL || *location == '\0' || (u = curl_url()) == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, api_url, 0) == CURLUE_OK &&
+	    (base_origin = origin_of(u)) != NULL &&
+	    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+	    (origin = origin_of(u)) != NULL && strcmp(origin, base_origin) == 0)
+		curl_url_get(u, CURLUPART_URL, &resolved, 0);
+	free(base_origin);
+	free(origin);
+	curl_url_cleanup(u);
+	return resolved;
+}
+
 void
 spot_poll_request(struct http_req *r, const struct config *cfg,
     const char *location, const char *job_id, long timeout_ms)
 {
 	struct http_tls tls;
 	struct buf url = { 0 };
-	CURLU *u;
-	char *resolved = NULL, *esc;
+	char *resolved = resolve_location(cfg->api_url, location), *esc;
 
-	if (location != NULL && *location != '\0' &&
-	    (u = curl_url()) != NULL) {
-		if (curl_url_set(u, CURLUPART_URL, cfg->api_url, 0) == CURLUE_OK &&
-		    curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK)
-			curl_url_get(u, CURLUPART_URL, &resolved, 0);
-		curl_url_cleanup(u);
-	}
 	if (resolved != NULL) {
 		buf_puts(&url, resolved);
 		curl_free(resolved);

@@ -3,7 +3,7 @@
 #
 # Variables it sets:
 #   ROOT   the repository root
-#   BIN    the binary under test: $SPOT_DELIVER_BIN, else $ROOT/spot-deliver
+#   BIN    the binary under test: $SPOT_TEST_BIN, else $ROOT/spot-deliver
 #   PY     /usr/bin/python3
 #   T      a fresh temporary directory (mode 755), removed at exit unless TEST_KEEP=1
 #   out, err   files holding the stdout/stderr of the last check/check_exit command
@@ -49,13 +49,13 @@
 #   rspamd_scan FILE [HEADER...]  POST FILE to $RSPAMD_URL/checkv2; prints the status code, the
 #                               reply in $T/http.body
 #
-# Environment: SPOT_DELIVER_BIN, RSPAMD_PORT, TEST_KEEP=1 (keep $T), RSPAMD_LOCAL_HS_CACHE
+# Environment: SPOT_TEST_BIN, RSPAMD_PORT, TEST_KEEP=1 (keep $T), RSPAMD_LOCAL_HS_CACHE
 # (default ${TMPDIR:-/tmp}/spot-deliver-rspamd-hs, so that only the first private Rspamd of a
 # machine compiles its hyperscan databases, about 10 s).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=${SPOT_DELIVER_BIN:-$ROOT/spot-deliver}
+BIN=${SPOT_TEST_BIN:-$ROOT/spot-deliver}
 export BIN
 PY=/usr/bin/python3
 export LC_ALL=C

@@ -219,37 +219,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.st.stop.wait(ms / 1000.0)
 
     # ----- verdicts
-    def final_answer(self, job, extra=()):
-        """Answer with what the directives say the final answer is; return the status code."""
+    @staticmethod
+    def json_resp(code, obj, hdrs=()):
+        return (code, json.dumps(obj).encode() + b"\n", "application/json", list(hdrs))
+
+    def final_answer(self, job):
+        """The (code, body, content type, headers) the directives make the final answer."""
         d = job.d
-        if d.get("hang"):
-            self.st.stop.wait(HANG_SECONDS)
-            self.close_connection = True
-            return None
-        hdrs = list(extra)
+        hdrs = []
         if "retry-after" in d:
             hdrs.append(("Retry-After", str(d["retry-after"])))
         if "status" in d:
             code = d["status"]
-            self.send_json(code, {"error": "stand-in status %d" % code, "job_id": job.job_id}, hdrs)
-            return code
+            return self.json_resp(code, {"error": "stand-in status %d" % code,
+                                         "job_id": job.job_id}, hdrs)
         if d.get("garbage"):
-            self.send(200, b"<html><body>Internal gateway page, not JSON</body></html>\n",
-                      "text/html", hdrs)
-            return 200
+            return (200, b"<html><body>Internal gateway page, not JSON</body></html>\n",
+                    "text/html", hdrs)
         if d.get("empty"):
-            self.send(200, b"", "application/json", hdrs)
-            return 200
+            return (200, b"", "application/json", hdrs)
         if d.get("wrongshape"):
-            self.send_json(200, [job.job_id, "analyzed", d.get("phishing", False)], hdrs)
-            return 200
+            return self.json_resp(200, [job.job_id, "analyzed", d.get("phishing", False)], hdrs)
         verdict = self.verdict(job)
         if d.get("truncated"):
             raw = json.dumps(verdict).encode()
-            self.send(200, raw[:len(raw) // 2], "application/json", hdrs)
-            return 200
-        self.send_json(200, verdict, hdrs)
-        return 200
+            return (200, raw[:len(raw) // 2], "application/json", hdrs)
+        return self.json_resp(200, verdict, hdrs)
+
+    def hang(self):
+        """Never answer: sleep until the server stops, then drop the connection."""
+        self.st.stop.wait(HANG_SECONDS)
+        self.close_connection = True
 
     @staticmethod
     def verdict(job):
@@ -265,8 +265,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def pending_answer(self, job, code, location):
         hdrs = [("Location", "/jobs/%s" % job.job_id)] if location else []
-        self.send_json(code, {"job_id": job.job_id, "status": "accepted"}, hdrs)
-        return code
+        return self.json_resp(code, {"job_id": job.job_id, "status": "accepted"}, hdrs)
 
     # ----- methods
     def do_POST(self):
@@ -275,10 +274,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.control(body)
         st = self.st
         if not self.authorized():
-            self.send_json(401, {"error": "missing or invalid API key"},
-                           [("WWW-Authenticate", 'Bearer realm="spot"')])
             self.record(body, None, 401)
-            return
+            return self.send(*self.unauthorized())
         text = message_directives(body)
         source = "message"
         warnings = []
@@ -307,13 +304,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.sleep(job.d.get("delay", 0))
         if job.d.get("hang") and job.done():
             self.record(body, job_id, None, hang=True, **more)
-            self.final_answer(job)
-            return
+            return self.hang()
         if job.done():
-            code = self.final_answer(job)
+            resp = self.final_answer(job)
         else:
-            code = self.pending_answer(job, 202, not job.d.get("no-location"))
-        self.record(body, job_id, code, **more)
+            resp = self.pending_answer(job, 202, not job.d.get("no-location"))
+        # Record first: a client that got the answer finds the record complete.
+        self.record(body, job_id, resp[0], **more)
+        self.send(*resp)
 
     def do_GET(self):
         path = self.path.split("?")[0]
@@ -325,10 +323,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_control":
             return self.send_json(200, {"default": st.default_text})
         if not self.authorized():
-            self.send_json(401, {"error": "missing or invalid API key"},
-                           [("WWW-Authenticate", 'Bearer realm="spot"')])
             self.record(b"", None, 401)
-            return
+            return self.send(*self.unauthorized())
         job_id = path.rstrip("/").rsplit("/", 1)[-1]
         with st.lock:
             job = st.jobs.get(job_id)
@@ -336,20 +332,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 job.polls += 1
             polls = job.polls if job else 0
         if job is None:
-            self.send_json(404, {"error": "unknown job", "job_id": job_id})
             self.record(b"", None, 404)
-            return
+            return self.send(*self.json_resp(404, {"error": "unknown job", "job_id": job_id}))
         self.sleep(job.d.get("delay", 0))
         more = dict(directives=job.text, polls=polls)
         if job.d.get("hang") and job.done():
             self.record(b"", job.job_id, None, hang=True, **more)
-            self.final_answer(job)
-            return
+            return self.hang()
         if job.done():
-            code = self.final_answer(job)
+            resp = self.final_answer(job)
         else:
-            code = self.pending_answer(job, 200, False)
-        self.record(b"", job.job_id, code, **more)
+            resp = self.pending_answer(job, 200, False)
+        self.record(b"", job.job_id, resp[0], **more)
+        self.send(*resp)
+
+    def unauthorized(self):
+        return self.json_resp(401, {"error": "missing or invalid API key"},
+                              [("WWW-Authenticate", 'Bearer realm="spot"')])
 
     def control(self, body):
         text = body.decode("utf-8", "replace").strip()

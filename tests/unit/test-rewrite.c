@@ -384,6 +384,68 @@ test_hostile(void)
 	hdr_edit_free(&ed);
 }
 
+/* The cases listed in VIOLATIONS.md. */
+static void
+test_violations(void)
+{
+	static const char msg1[] =
+	    "Subject: hi\rX-Spam: yes\n"
+	    "X-Spam: a\rSubject: hi\n"
+	    "X-Spam\0junk: 1\n"
+	    "X-Sp\0am: 1\n"
+	    "junk\n"
+	    " X-Spam: yes\n"
+	    "X-A: 1\n"
+	    "   \n"
+	    "\t\n"
+	    "X-Spam: after a blank-looking line\n"
+	    "\n"
+	    "body\n";
+	static const char want1[] =
+	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "Subject: hi\rX-Spam: yes\n"
+	    "X-Sp\0am: 1\n"
+	    "junk\n"
+	    " X-Spam: yes\n"
+	    "X-A: 1\n"
+	    "   \n"
+	    "\t\n"
+	    "\n"
+	    "body\n";
+	static const char msg2[] =
+	    "X-A: 1\r\n"
+	    "X-Spam: 2\n"
+	    "X-B: 3\r\n"
+	    "\r\n"
+	    "X-Spam: body\n";
+	static const char want2[] =
+	    "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
+	    "X-A: 1\r\n"
+	    "X-B: 3\r\n"
+	    "\r\n"
+	    "X-Spam: body\n";
+	static const char msg3[] = "no colon at all\nanother line\n";
+	static const char want3[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "no colon at all\nanother line\n";
+	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct hdr_block hb;
+	struct hdr_edit ed;
+
+	hdr_block_parse(msg1, sizeof(msg1) - 1, 0, 1, &hb);
+	is_int(hb.n, 7, "bare CR, NUL, colon-less: 7 fields");
+	is_str(hb.n > 4 ? hb.v[4].name : NULL, "junk\n X-Spam", "a colon-less line takes "
+	    "the colon of its continuation");
+	is_str(hb.n > 2 ? hb.v[2].name : NULL, "X-Spam", "name stops at a NUL");
+	hdr_block_free(&hb);
+	edit_build(&ed, &spec);
+	check_rewrite("bare CR, NUL in names, blank-looking lines", S(msg1),
+	    sizeof(msg1) - 1, 0, 1, &ed, S(want1), 3);
+	check_rewrite("mixed line endings", S(msg2), sizeof(msg2) - 1, 0, 1, &ed, S(want2), 1);
+	check_rewrite("no empty line and no colon", S(msg3), sizeof(msg3) - 1, 0, 1, &ed,
+	    S(want3), 0);
+	hdr_edit_free(&ed);
+}
+
 static void
 test_rfc822_attachment(void)
 {
@@ -846,6 +908,11 @@ test_helpers(void)
 	ok(!hdr_strip_match(&ed, ""), "strip: empty name kept");
 	hdr_edit_free(&ed);
 	memset(&ed, 0, sizeof(ed));
+	hdr_edit_set_strip(&ed, "*");
+	ok(hdr_strip_match(&ed, ""), "a lone * matches a colon-less line");
+	ok(hdr_strip_match(&ed, "Received"), "a lone * matches everything");
+	hdr_edit_free(&ed);
+	memset(&ed, 0, sizeof(ed));
 	hdr_edit_set_strip(&ed, "");
 	is_int(ed.nstrip, 0, "strip list: empty");
 	ok(!hdr_strip_match(&ed, "X-Spam"), "strip list empty: nothing matches");
@@ -871,6 +938,7 @@ main(void)
 	test_no_body();
 	test_no_headers();
 	test_hostile();
+	test_violations();
 	test_rfc822_attachment();
 	test_remove_index();
 	test_subject();

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Hand-off mode (the API's 2xx is the delivery) and routing by verdict
+# (spam_lda_args, phishing_lda_args) into a real dovecot-lda Maildir.
+. "$(dirname "$0")/lib.sh"
+need_rspamd
+KEY=handoff-key-$$
+start_spot_api "$KEY" "clean"
+plan 22
+
+M=$ROOT/tests/fixtures/mail
+LDA=$ROOT/tests/lda-capture
+part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
+printf '%s\n' "$KEY" > "$T/key"; chmod 600 "$T/key"
+API=$SPOT_URL/v1/email
+n=0
+handoff() {
+	n=$((n + 1))
+	"$BIN" --log stderr -c /dev/null --rspamd-url "$RSPAMD_URL" --api-url "$API" \
+		--api-key-file "$T/key" --queue-id "H$n$$" --handoff "$@"
+}
+
+# success: exit 0, the API holds the message byte for byte (minus a From_ line)
+check_exit "hand-off: 2xx is a delivery, exit 0" 0 handoff -f alice@example.org -r bob@example.net < "$M/crlf.eml"
+rec=$(spot_record "$(spot_count)")
+check_cmp "hand-off: the API got the message byte for byte" "${rec%.json}.body" "$M/crlf.eml"
+check_grep "hand-off: with the envelope" '"X-Envelope-To", "bob@example.net"' "$rec"
+check_eq "hand-off: nothing on stdout" "$(wc -c < "$out")" 0
+check_exit "hand-off with a From_ line: exit 0" 0 handoff < "$M/fromline.eml"
+rec=$(spot_record "$(spot_count)")
+tail -n +2 "$M/fromline.eml" > "$T/nofrom"
+check_cmp "hand-off: the From_ line is not sent" "${rec%.json}.body" "$T/nofrom"
+
+# failures: 75, so that the MTA keeps the message
+spot_control "status=503"
+check_exit "hand-off, API 503: 75" 75 handoff < "$M/ham.eml"
+check_grep "hand-off, API 503: 4.x.x reason" '^4\.4\.1 Hand-off to the API failed: HTTP 503$' "$out"
+spot_control "status=500"
+check_exit "hand-off, API 500: 75" 75 handoff < "$M/ham.eml"
+spot_control "clean"
+printf 'bad-%s\n' "$$" > "$T/badkey"; chmod 600 "$T/badkey"
+check_exit "hand-off, key refused: 75" 75 handoff --api-key-file "$T/badkey" < "$M/ham.eml"
+check_grep "hand-off, key refused: 4.7.0" '^4\.7\.0 ' "$out"
+closed=http://127.0.0.1:$(free_port)/v1/email
+check_exit "hand-off, API down: 75" 75 "$BIN" --log stderr -c /dev/null --no-rspamd --api-url "$closed" \
+	--api-key-file "$T/key" --handoff < "$M/ham.eml"
+before=$(spot_count)
+check_exit "hand-off, GTUBE: Rspamd still rejects (77)" 77 handoff < "$M/gtube.eml"
+check_eq "hand-off, GTUBE: the API never got it" "$(spot_count)" "$before"
+
+# routing by verdict: extra LDA arguments
+{ printf 'X-Test-Spot: phishing\n'; cat "$M/phish.eml"; } > "$T/phish.eml"
+check_exit "routing: phishing adds phishing_lda_args" 0 "$BIN" --log stderr -c /dev/null --rspamd-url "$RSPAMD_URL" \
+	--api-url "$SPOT_URL/x" --api-key-file "$T/key" --queue-id R1$$ \
+	-o "phishing_lda_args=-m Phish" -o "spam_lda_args=-m Junk" -- "$LDA" "$T/r1" 0 < "$T/phish.eml"
+check_eq "routing: argv ends with -m Phish" "$(tail -n 2 "$T/r1.argv" | tr '\n' ' ')" "-m Phish "
+check_exit "routing: ham gets no extra arguments" 0 "$BIN" --log stderr -c /dev/null --rspamd-url "$RSPAMD_URL" \
+	-o "spam_lda_args=-m Junk" -- "$LDA" "$T/r2" 0 < "$M/ham.eml"
+check_eq "routing: argv unchanged for ham" "$(cat "$T/r2.argv" | tr '\n' ' ')" "$T/r2 0 "
+
+# routing into a real Maildir with dovecot-lda, as an unprivileged user
+if [ -x /usr/lib/dovecot/dovecot-lda ] && command -v setpriv >/dev/null; then
+	mkdir -p "$T/home"; chown nobody:nogroup "$T/home"
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$T/home" "$@"; }
+	lda=(/usr/lib/dovecot/dovecot-lda -o "mail_location=maildir:$T/home/Maildir" -o lda_mailbox_autocreate=yes)
+	check_exit "dovecot: GTUBE in tag-only goes to .Junk" 0 as_nobody "$BIN" --log stderr -c /dev/null \
+		--rspamd-url "$RSPAMD_URL" --mode tag-only -o "spam_lda_args=-m Junk" -- "${lda[@]}" < "$M/gtube.eml"
+	check_eq "dovecot: one message in .Junk/new" "$(ls "$T/home/Maildir/.Junk/new" 2>/dev/null | wc -l)" 1
+	check_exit "dovecot: ham goes to INBOX" 0 as_nobody "$BIN" --log stderr -c /dev/null \
+		--rspamd-url "$RSPAMD_URL" --mode tag-only -o "spam_lda_args=-m Junk" -- "${lda[@]}" < "$M/ham.eml"
+	check_eq "dovecot: one message in INBOX new" "$(ls "$T/home/Maildir/new" 2>/dev/null | wc -l)" 1
+else
+	for i in 1 2 3 4; do skip "dovecot routing" "dovecot-lda or setpriv missing"; done
+fi
