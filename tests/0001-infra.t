@@ -197,8 +197,10 @@ hrec=$(grep -l '"hang": true' "$SPOT_RECORD"/*.json 2>/dev/null | head -n 1)
 check_eq "the hanging request is recorded with no status" \
 	"$(json_get "${hrec:-/dev/null}" status) $(json_get "${hrec:-/dev/null}" directives)" "null hang"
 t0=$(date +%s%N)
-check "the stand-in stops on SIGTERM while a request hangs" "$ROOT/scripts/spot-api-local" stop "$SPOT_DIR"
-t1=$(date +%s%N)
+rc=0
+"$ROOT/scripts/spot-api-local" stop "$SPOT_DIR" 2>"$err" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+ok "$([ "$rc" = 0 ] && [ "$ms" -lt 3000 ]; echo $?)" \
+	"the stand-in stops on SIGTERM while a request hangs (exit $rc after $ms ms)" || diag_file "$err"
 wait "$hang_pid"
-check_eq "the hanging client sees the connection close (after $(((t1 - t0) / 1000000)) ms)" \
-	"$(cat "$T/bg/status")" 000
+check_eq "the hanging client sees the connection close" "$(cat "$T/bg/status")" 000

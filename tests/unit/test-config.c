@@ -53,7 +53,8 @@ static void
 remove_tmpdir(void)
 {
 	static const char *const names[] = { "key600", "key644", "keyspace",
-		"keyempty", NULL };
+		"keyempty", "rules.conf", "max-line.conf", "over-line.conf",
+		"last-line.conf", NULL };
 	char path[4200];
 	int i;
 
@@ -105,6 +106,7 @@ test_bool(void)
 	static const struct { const char *v; int want; } good[] = {
 		{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
 		{ "1", 1 }, { "0", 0 }, { "YES", 1 }, { "No", 0 },
+		{ "on", 1 }, { "off", 0 }, { "TRUE", 1 }, { "Off", 0 },
 	};
 	static const char *const bad[] = { "maybe", "", "2", "yess", " yes", "y" };
 	char err[CONFIG_ERR_SIZE];
@@ -406,6 +408,64 @@ test_file(void)
 	config_free(&c);
 }
 
+/* The rules of spot-deliver.conf(5) about lines and values. */
+static void
+test_file_rules(void)
+{
+	char err[CONFIG_ERR_SIZE], path[4200], line[5000];
+	struct config c;
+	int rc;
+
+	write_file(path, sizeof(path), "rules.conf",
+	    "reject_message = a = b  # not a comment \"quoted\"\n"
+	    "mode = tag-only\n"
+	    "mode = blocking\n"
+	    "  # indented comment\n"
+	    "\t\n"
+	    "rspamd_url=unix:/run/rspamd.sock\n", 0600);
+	config_init(&c);
+	rc = config_load_file(&c, path, 1, err, sizeof(err));
+	if (!is_int(rc, 0, "rules.conf loads"))
+		diag("error: %s", err);
+	is_str(c.reject_message, "a = b  # not a comment \"quoted\"",
+	    "value: after the first =, inner blanks, # and quotes kept");
+	is_int(c.mode, MODE_BLOCKING, "a key given twice takes the later value");
+	is_str(c.rspamd_url, "unix:/run/rspamd.sock", "no blanks around =");
+	config_free(&c);
+
+	/* "A line may be at most 4094 bytes long." */
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "reject_message = ", 17);
+	strcpy(line + 17 + 4077, "\n");
+	is_int(strlen(line), 4095, "test line: 4094 bytes and a newline");
+	write_file(path, sizeof(path), "max-line.conf", line, 0600);
+	config_init(&c);
+	rc = config_load_file(&c, path, 1, err, sizeof(err));
+	if (!is_int(rc, 0, "a 4094-byte line is accepted"))
+		diag("error: %s", err);
+	is_int(c.reject_message ? strlen(c.reject_message) : 0, 4077,
+	    "the 4094-byte line's value is whole");
+	config_free(&c);
+	line[4094] = '\0';
+	write_file(path, sizeof(path), "last-line.conf", line, 0600);
+	config_init(&c);
+	rc = config_load_file(&c, path, 1, err, sizeof(err));
+	if (!is_int(rc, 0, "a 4094-byte last line without a newline is accepted"))
+		diag("error: %s", err);
+	config_free(&c);
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "reject_message = ", 17);
+	strcpy(line + 17 + 4078, "\ntimeout_ms = 42\n");
+	write_file(path, sizeof(path), "over-line.conf", line, 0600);
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, path, 1, err, sizeof(err)), -1,
+	    "a 4095-byte line is refused");
+	like(err, ":1:", "the 4095-byte line: error names line 1");
+	ok(c.timeout_ms != 42, "the 4095-byte line: its tail is not read as a line");
+	config_free(&c);
+}
+
 static void
 test_env(void)
 {
@@ -419,6 +479,7 @@ test_env(void)
 		"SPOT_DELIVER_STRIP_HEADERS=X-Foo, X-Bar",
 		"SPOT_DELIVER_RSPAMD=no", NULL };
 	char *env5[] = { NULL };
+	char *env6[] = { "SPOT_DELIVER_Timeout_Ms=2500", "SPOT_DELIVER_log=none", NULL };
 	char err[CONFIG_ERR_SIZE];
 	struct config c;
 
@@ -448,6 +509,15 @@ test_env(void)
 	is_str(c.strip_headers, "X-Foo, X-Bar", "env string with spaces");
 	is_int(c.rspamd, 0, "env bool");
 	is_int(config_load_env(&c, env5, err, sizeof(err)), 0, "empty environment");
+	config_free(&c);
+
+	config_init(&c);
+	err[0] = '\0';
+	if (!is_int(config_load_env(&c, env6, err, sizeof(err)), 0,
+	    "key part of the variable in any letter case"))
+		diag("error: %s", err);
+	is_int(c.timeout_ms, 2500, "SPOT_DELIVER_Timeout_Ms sets timeout_ms");
+	is_int(c.log, LOG_SINK_NONE, "SPOT_DELIVER_log sets log");
 	config_free(&c);
 }
 
@@ -639,6 +709,7 @@ main(void)
 	test_enums();
 	test_strings();
 	test_file();
+	test_file_rules();
 	test_env();
 	test_precedence();
 	test_finish();

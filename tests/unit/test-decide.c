@@ -187,10 +187,10 @@ oracle(int mode, int on_timeout, int action, enum rsp r, enum api a, struct expe
 
 	memset(e, 0, sizeof(*e));
 	e->outcome = OUTCOME_DELIVER;
-	/* soft reject is also Rspamd's answer to a rate limit: not asserted */
-	e->spam = r == R_SOFT_REJECT ? -1 : r == R_ADD_HEADER ||
-	    r == R_REWRITE_SUBJECT || r == R_REJECT || r == R_REJECT_NO_MESSAGE ||
-	    r == R_UNKNOWN_ACTION;
+	/* spot-deliver(1): X-Spam: Yes when the action is neither "no action"
+	 * nor "greylist" */
+	e->spam = r == R_ADD_HEADER || r == R_REWRITE_SUBJECT || r == R_SOFT_REJECT ||
+	    r == R_REJECT || r == R_REJECT_NO_MESSAGE || r == R_UNKNOWN_ACTION;
 	e->phishing = a == A_PHISH_HIGH || a == A_PHISH_EDGE;
 	if (mode == MODE_TAG_ONLY)
 		return;
@@ -248,7 +248,7 @@ test_grid(void)
 		memset(&d, 0x5a, sizeof(d));
 		decide(&cfg, &sr, &d);
 		oracle(modes[mi], timeouts[ti], actions[ai], (enum rsp)r, (enum api)a, &e);
-		pass = d.outcome == e.outcome && (e.spam < 0 || d.spam == e.spam) &&
+		pass = d.outcome == e.outcome && d.spam == e.spam &&
 		    d.phishing == e.phishing &&
 		    strncmp(d.code, e.code, sizeof(d.code)) == 0 &&
 		    strncmp(d.reason, e.reason, sizeof(d.reason)) == 0;
@@ -475,6 +475,21 @@ test_headers(void)
 
 	headers_of(&cfg, R_REJECT, A_OFF, &h, &ed, NULL);
 	like(buf_cstr(&h), "X-Spam: Yes\n", "reject: X-Spam: Yes");
+	hdr_edit_free(&ed);
+
+	headers_of(&cfg, R_UNKNOWN_ACTION, A_OFF, &h, &ed, NULL);
+	like(buf_cstr(&h), "X-Spam: Yes\n", "unknown action: X-Spam: Yes");
+	like(buf_cstr(&h), "X-Spam-Action: quarantine\n", "unknown action: its name");
+	hdr_edit_free(&ed);
+
+	cfg.mode = MODE_TAG_ONLY;
+	headers_of(&cfg, R_SOFT_REJECT, A_OFF, &h, &ed, NULL);
+	like(buf_cstr(&h), "X-Spam: Yes\n", "tag-only soft reject: X-Spam: Yes");
+	hdr_edit_free(&ed);
+	cfg.mode = MODE_BLOCKING;
+
+	headers_of(&cfg, R_ADD_HEADER, A_OFF, &h, &ed, NULL);
+	ok(ed.subject == NULL, "add header: Subject not rewritten");
 	hdr_edit_free(&ed);
 
 	headers_of(&cfg, R_REWRITE_SUBJECT, A_OFF, &h, &ed, NULL);
