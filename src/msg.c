@@ -73,8 +73,9 @@ from_line_length(const char *p, size_t n)
 
 	if (n < 5 || memcmp(p, "From ", 5) != 0)
 		return 0;
+	/* without its newline it separates nothing: leave it to the header block */
 	nl = memchr(p, '\n', n);
-	return nl ? (size_t)(nl - p) + 1 : n;
+	return nl ? (size_t)(nl - p) + 1 : 0;
 }
 
 static enum msg_status
