@@ -48,7 +48,8 @@ unit: $(UNIT)
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 asan:
-	$(MAKE) O=build-asan CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" all unit
+	$(MAKE) O=build-asan CC=clang CFLAGS="$(ASAN_FLAGS) -Wno-unknown-warning-option" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit
 
 # The whole suite runs twice: as built, and under AddressSanitizer and
 # UndefinedBehaviorSanitizer (build-asan/).

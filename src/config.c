@@ -332,9 +332,10 @@ config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
 	for (; *envp != NULL; envp++) {
 		if (strncmp(*envp, prefix, sizeof(prefix) - 1) != 0)
 			continue;
-		eq = strchr(*envp, '=');
+		if ((eq = strchr(*envp, '=')) == NULL)
+			continue;
 		n = (size_t)(eq - *envp) - (sizeof(prefix) - 1);
-		if (eq == NULL || n == 0 || n >= sizeof(name))
+		if (n == 0 || n >= sizeof(name))
 			continue;
 		for (i = 0; i < n; i++)
 			name[i] = (char)tolower((unsigned char)(*envp)[sizeof(prefix) - 1 + i]);

@@ -145,11 +145,11 @@ add_api_headers(const struct config *cfg, const struct scan_result *sr,
 }
 
 static int
-already_added(const struct hdr_edit *ed, const char *name)
+already_added(const struct hdr_edit *ed, size_t n, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < ed->nadd; i++)
+	for (i = 0; i < n; i++)
 		if (strcasecmp(ed->add[i].name, name) == 0)
 			return 1;
 	return 0;
@@ -161,7 +161,7 @@ add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
 {
 	const struct rspamd_reply *r = &sr->rspamd;
 	struct buf b = { 0 };
-	size_t i;
+	size_t i, ours;
 
 	if (sr->rspamd_state == SCAN_SKIPPED) {
 		buf_printf(&b, "rspamd; skipped, message of %llu bytes is larger "
@@ -187,8 +187,11 @@ add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
 	if (b.len > 0)
 		hdr_edit_add(ed, "X-Spam-Symbols", b.data);
 	buf_free(&b);
+	/* Rspamd's own headers, but not over ours; a name it lists twice is
+	 * two fields */
+	ours = ed->nadd;
 	for (i = 0; i < r->milter.nadd; i++)
-		if (!already_added(ed, r->milter.add[i].name))
+		if (!already_added(ed, ours, r->milter.add[i].name))
 			hdr_edit_add(ed, r->milter.add[i].name, r->milter.add[i].value);
 	for (i = 0; i < r->milter.nremove; i++)
 		hdr_edit_remove(ed, r->milter.remove[i].name, r->milter.remove[i].index);

@@ -15,6 +15,9 @@ log_open(int sink)
 }
 
 static void
+vlog(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void
 vlog(int prio, const char *fmt, va_list ap)
 {
 	switch (log_sink) {

@@ -4,8 +4,9 @@
  * blocks in which a forged X-Spam or X-SPOT header must still be found. So
  * the block is split by RFC 5322's own line rules (a field starts at a line
  * that does not begin with a space or a tab and runs through its
- * continuation lines), which gives each field's exact byte span; GMime
- * formats what we add. */
+ * continuation lines), which gives each field's exact byte span. GMime
+ * encodes the 8-bit values we add (RFC 2047); 7-bit ones are folded here,
+ * at their own spaces only. */
 #include "rewrite.h"
 
 #include <ctype.h>
@@ -59,24 +60,17 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 	hb->crlf = next != NULL && next - p >= 2 && next[-2] == '\r';
 	while (p < end && !is_empty_line(p, end)) {
 		const char *field = p;
+		const char *after;
 
-		next = line_end(p, end);
-		if (next == NULL) {
-			if (!complete)
-				break; /* an incomplete line: leave it to the body */
+		if ((next = line_end(p, end)) == NULL)
 			next = end;
-		}
 		/* continuation lines, but a field is never split by an empty line */
-		while (next < end && (*next == ' ' || *next == '\t')) {
-			const char *after = line_end(next, end);
-
-			if (after == NULL) {
-				if (!complete)
-					break;
-				after = end;
-			}
-			next = after;
-		}
+		while (next < end && (*next == ' ' || *next == '\t'))
+			next = (after = line_end(next, end)) ? after : end;
+		/* In a head cut short (a spooled message), a field that reaches
+		 * the cut may go on past it: it is left to the body whole. */
+		if (!complete && next == end)
+			break;
 		if (hb->n == cap) {
 			cap = cap ? cap * 2 : 32;
 			hb->v = xreallocarray(hb->v, cap, sizeof(*hb->v));
@@ -190,26 +184,55 @@ hdr_edit_free(struct hdr_edit *ed)
 	memset(ed, 0, sizeof(*ed));
 }
 
-void
-hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf)
+static int
+is_7bit(const char *s)
 {
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* Folds at the value's own spaces, never inside a word: a DKIM-Signature
+ * from Rspamd's milter must keep its b= tag as it is. */
+static void
+fold_7bit(struct buf *out, const struct hdr_field *f, const char *eol)
+{
+	size_t line = strlen(f->name) + 1, len;
+	const char *p = f->value, *sp;
+
+	buf_printf(out, "%s:", f->name);
+	for (;;) {
+		sp = strchr(p, ' ');
+		len = sp ? (size_t)(sp - p) : strlen(p);
+		if (line + 1 + len > 78 && p != f->value) {
+			buf_puts(out, eol);
+			line = 0;
+		}
+		buf_puts(out, " ");
+		buf_append(out, p, len);
+		line += 1 + len;
+		if (sp == NULL)
+			break;
+		p = sp + 1;
+	}
+	buf_puts(out, eol);
+}
+
+static void
+format_8bit(struct buf *out, const struct hdr_field *f, int crlf)
+{
+	static int gmime_ready;
 	GMimeHeaderList *list;
 	GMimeFormatOptions *fo;
 	char *text;
-	size_t i;
 
-	static int gmime_ready;
-
-	if (n == 0)
-		return;
 	if (!gmime_ready) {
 		g_mime_init();
 		gmime_ready = 1;
 	}
 	list = g_mime_header_list_new(NULL);
-	for (i = 0; i < n; i++)
-		g_mime_header_list_append(list, fields[i].name, fields[i].value,
-		    "utf-8");
+	g_mime_header_list_append(list, f->name, f->value, "utf-8");
 	fo = g_mime_format_options_new();
 	g_mime_format_options_set_newline_format(fo,
 	    crlf ? GMIME_NEWLINE_FORMAT_DOS : GMIME_NEWLINE_FORMAT_UNIX);
@@ -218,6 +241,19 @@ hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf)
 	g_free(text);
 	g_mime_format_options_free(fo);
 	g_object_unref(list);
+}
+
+void
+hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (is_7bit(fields[i].value))
+			fold_7bit(out, &fields[i], crlf ? "\r\n" : "\n");
+		else
+			format_8bit(out, &fields[i], crlf);
+	}
 }
 
 static void

@@ -78,8 +78,8 @@ void rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 void rewrite_free(struct rewrite *rw);
 uint64_t rewrite_size(const struct rewrite *rw);
 
-/* Formats fields as header lines with GMime (RFC 2047 for 8-bit text,
- * folding at 78 columns) in the given line ending. */
+/* Formats fields as header lines in the given line ending, folded at 78
+ * columns where the value has spaces; 8-bit values RFC 2047 encoded by GMime. */
 void hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf);
 
 int valid_field_name(const char *name);

@@ -153,7 +153,7 @@ parse_milter(const cJSON *milter, struct rspamd_reply *out)
 	cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(milter, "remove_headers"))
 		if (h->string != NULL && valid_field_name(h->string))
 			hdr_edit_remove(&out->milter, h->string,
-			    cJSON_IsNumber(h) ? (long)h->valuedouble : 0);
+			    cJSON_IsNumber(h) ? h->valueint : 0); /* valueint is clamped */
 }
 
 int
@@ -185,8 +185,11 @@ rspamd_parse(const char *json, size_t len, struct rspamd_reply *out, char *err,
 	out->is_skipped = cJSON_IsTrue(skipped);
 	parse_symbols(cJSON_GetObjectItemCaseSensitive(root, "symbols"), out);
 	messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
-	if (cJSON_IsObject(messages))
-		out->smtp_message = string_dup(messages, "smtp_message");
+	if (cJSON_IsObject(messages) && (out->smtp_message =
+	    string_dup(messages, "smtp_message")) != NULL)
+		/* it becomes our status line: one line only */
+		sanitize_value(out->smtp_message, strlen(out->smtp_message) + 1,
+		    out->smtp_message, 512);
 	out->subject = string_dup(root, "subject");
 	parse_milter(cJSON_GetObjectItemCaseSensitive(root, "milter"), out);
 	cJSON_Delete(root);

@@ -65,7 +65,9 @@ spot_request(struct http_req *r, const struct config *cfg,
 	    timeout_ms, tls_of(cfg, &tls));
 	auth_and_envelope(r, cfg);
 	http_req_header(r, "Content-Type", "message/rfc822");
-	add_header(r, "X-Envelope-From", env->sender);
+	/* Postfix passes the null sender as an empty ${sender} */
+	add_header(r, "X-Envelope-From", env->sender && *env->sender == '\0' ?
+	    "<>" : env->sender);
 	for (i = 0; i < env->nrcpt; i++)
 		add_header(r, "X-Envelope-To", env->rcpt[i]);
 	add_header(r, "X-Client-Address", env->client_address);
