@@ -124,13 +124,23 @@ def serve_tcp_conn(conn, logf):
         conn.close()
 
 
+def send_udp(udp, reply, peer):
+    try:
+        udp.sendto(reply, peer)
+    except OSError:
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser(description="NXDOMAIN-for-everything DNS stub")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--address", default="127.0.0.1")
     ap.add_argument("--pidfile")
     ap.add_argument("--log")
+    ap.add_argument("--delay-ms", type=int, default=0,
+                    help="answer every query this late (a slow resolver, for a slow Rspamd)")
     args = ap.parse_args()
+    delay = args.delay_ms / 1000.0
 
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind((args.address, args.port))
@@ -168,10 +178,10 @@ def main():
                         continue
                     reply = answer(query, logf)
                     if reply is not None:
-                        try:
-                            udp.sendto(reply, peer)
-                        except OSError:
-                            pass
+                        if delay > 0:
+                            threading.Timer(delay, send_udp, (udp, reply, peer)).start()
+                        else:
+                            send_udp(udp, reply, peer)
                 else:
                     try:
                         conn, _ = tcp.accept()
