@@ -5,7 +5,7 @@ set -eu
 what=${1:-test}
 build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson-dev"
 runtime="rspamd python3 dovecot-core"
-test="$runtime clang valgrind mandoc swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
+test="$runtime clang valgrind mandoc openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
 case $what in
 build) pkgs="$build" ;;
 demo) pkgs="$build $runtime" ;;

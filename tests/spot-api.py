@@ -4,6 +4,7 @@
 Usage:
   /usr/bin/python3 tests/spot-api.py --port PORT --key KEY --record DIR
         [--key KEY2 ...] [--default "DIRECTIVES"] [--pidfile FILE] [--address 127.0.0.1]
+        [--tls-cert CERT.pem --tls-key KEY.pem]
 
 PORT 0 picks a free port; "ready PORT" (the real port) is printed on stdout once
 the server listens. Every request is recorded in DIR as NNNN.json + NNNN.body.
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -382,6 +384,8 @@ def main():
     ap.add_argument("--record", required=True, help="directory for NNNN.json/NNNN.body")
     ap.add_argument("--default", default="", help="directives for messages without X-Test-Spot")
     ap.add_argument("--pidfile")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = ap.parse_args()
     try:
         state = State(args)
@@ -390,6 +394,10 @@ def main():
     os.makedirs(args.record, exist_ok=True)
 
     httpd = Server((args.address, args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     httpd.state = state
     port = httpd.server_address[1]
 

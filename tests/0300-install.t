@@ -1,0 +1,20 @@
+#!/bin/bash
+# make install / uninstall with PREFIX and DESTDIR; the man pages lint clean.
+. "$(dirname "$0")/lib.sh"
+command -v mandoc >/dev/null || skip_all "mandoc is not installed"
+plan 10
+
+D=$T/dest
+check "make install PREFIX=/usr/local DESTDIR=..." make -s -C "$ROOT" install PREFIX=/usr/local DESTDIR="$D"
+check "the binary is installed and runs" "$D/usr/local/bin/spot-deliver" --version
+check_grep "... and says its version" '^spot-deliver [0-9]+\.[0-9]+' "$out"
+check "spot-deliver(1) installed" test -f "$D/usr/local/share/man/man1/spot-deliver.1"
+check "spot-deliver.conf(5) installed" test -f "$D/usr/local/share/man/man5/spot-deliver.conf.5"
+check "the example config installed" test -f "$D/etc/spot-deliver.conf.example"
+check "the example config is accepted by --check-config" "$D/usr/local/bin/spot-deliver" \
+	-c "$D/etc/spot-deliver.conf.example" --check-config
+# mandoc -W warning: no warning or error (style notes about the other page are not warnings)
+check_eq "mandoc -T lint -W warning: clean" \
+	"$(mandoc -T lint -W warning "$ROOT/doc/spot-deliver.1" "$ROOT/doc/spot-deliver.conf.5" 2>&1 | grep -v mandoc.db)" ""
+check "make uninstall" make -s -C "$ROOT" uninstall PREFIX=/usr/local DESTDIR="$D"
+check_eq "nothing left but directories" "$(find "$D" -type f | wc -l)" 0
