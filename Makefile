@@ -21,7 +21,7 @@ ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -I
 O ?= .
 SRC = src/util.c src/config.c src/log.c src/msg.c src/http.c src/rspamd.c \
       src/spot.c src/decide.c src/rewrite.c src/scan.c src/deliver.c \
-      src/report.c src/run.c
+      src/report.c src/run.c src/state.c src/upstream.c src/skip.c src/stats.c
 OBJ = $(SRC:%.c=$(O)/%.o)
 UNIT_NAMES = test-config test-rspamd test-rewrite test-decide test-spot
 UNIT = $(UNIT_NAMES:%=$(O)/tests/unit/%)
@@ -74,3 +74,14 @@ clean:
 	rm -rf spot-deliver libspot.a cmd/*.o src/*.o $(UNIT) build-asan
 
 .PHONY: all unit check asan install uninstall clean
+
+# make bench (issue 8): an optimized build in bench/work/build, then bench/bench.py
+# measures it against rspamc and cat with a private rspamd and the stand-in API;
+# writes bench/results.md and bench/results.png. Needs scripts/install-deps.sh bench.
+BENCH_O = bench/work/build
+
+bench:
+	$(MAKE) O=$(BENCH_O) CFLAGS="-O2 -g" all
+	/usr/bin/python3 bench/bench.py --bin $(BENCH_O)/spot-deliver
+
+.PHONY: bench

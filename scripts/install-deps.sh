@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages spot-deliver needs to build, test and demo.
 # Usage: scripts/install-deps.sh [build|test]   (default: test, which is a superset)
+#        scripts/install-deps.sh demo|bench       (bench: what make bench needs)
 set -eu
 what=${1:-test}
 build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson-dev"
@@ -10,7 +11,8 @@ case $what in
 build) pkgs="$build" ;;
 demo) pkgs="$build $runtime" ;;
 test) pkgs="$build $test" ;;
-*) echo "usage: $0 [build|demo|test]" >&2; exit 64 ;;
+bench) pkgs="$build rspamd python3 valgrind gnuplot-nox strace fonts-dejavu-core" ;;
+*) echo "usage: $0 [build|demo|test|bench]" >&2; exit 64 ;;
 esac
 export DEBIAN_FRONTEND=noninteractive
 # Postfix asks for a mailer type; "No configuration" installs it without a main.cf

@@ -12,9 +12,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "skip.h"
+#include "upstream.h"
 #include "util.h"
 
-enum key_type { T_BOOL, T_MS, T_SIZE, T_STRING, T_SECRET, T_DOUBLE, T_ENUM };
+enum key_type { T_BOOL, T_MS, T_COUNT, T_SIZE, T_STRING, T_SECRET, T_DOUBLE, T_ENUM };
 
 struct key {
 	const char *name;
@@ -58,6 +60,14 @@ static const struct key keys[] = {
 	K(strip_headers, T_STRING, "X-Spam-*, X-Spam, X-SPOT-*"),
 	K(reject_message, T_STRING, ""),
 	E(log, "syslog", log_names),
+	K(state_dir, T_STRING, "/var/lib/spot-deliver"),
+	K(max_errors, T_COUNT, "10"),
+	K(error_time, T_COUNT, "10"),
+	K(dead_time, T_COUNT, "300"),
+	K(skip_networks, T_STRING, ""),
+	K(skip_senders, T_STRING, ""),
+	K(skip_recipients, T_STRING, ""),
+	K(scan_recipients, T_STRING, ""),
 };
 
 static const struct key *
@@ -176,6 +186,14 @@ config_set(struct config *cfg, const char *name, const char *value, char *err,
 		}
 		snprintf(err, errlen, "%s: \"%s\" is not a number of milliseconds "
 		    "between 1 and 86400000", name, value);
+		return -1;
+	case T_COUNT:
+		if (parse_uint(value, 1000000000, &u, 0) == 0 && u > 0) {
+			*(unsigned *)field = (unsigned)u;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: \"%s\" is not a whole number between 1 "
+		    "and 1000000000", name, value);
 		return -1;
 	case T_SIZE:
 		if (parse_uint(value, UINT64_MAX, &u, 1) == 0) {
@@ -387,6 +405,23 @@ valid_key_chars(const char *s)
 	return 1;
 }
 
+static int
+check_upstreams(const char *key, const char *list, int required, char *err,
+    size_t errlen)
+{
+	struct upstream_list l;
+	int rc = upstream_list_parse(list, &l);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: more than %d servers", key, UPSTREAM_MAX);
+	} else if (required && l.n == 0) {
+		snprintf(err, errlen, "%s is empty", key);
+		rc = -1;
+	}
+	upstream_list_free(&l);
+	return rc;
+}
+
 int
 config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
     size_t warnlen)
@@ -414,6 +449,10 @@ config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
 		snprintf(err, errlen, "handoff needs api_url");
 		return -1;
 	}
+	if (skip_check_networks(cfg->skip_networks, err, errlen) != 0 ||
+	    check_upstreams("rspamd_url", cfg->rspamd_url, cfg->rspamd, err, errlen) != 0 ||
+	    check_upstreams("api_url", cfg->api_url, 0, err, errlen) != 0)
+		return -1;
 	if (cfg->spool_threshold < 64 * 1024) {
 		snprintf(err, errlen, "spool_threshold must be at least 64K");
 		return -1;
@@ -437,6 +476,7 @@ config_dump(const struct config *cfg, FILE *fp)
 			fputs(*(const int *)field ? "yes" : "no", fp);
 			break;
 		case T_MS:
+		case T_COUNT:
 			fprintf(fp, "%u", *(const unsigned *)field);
 			break;
 		case T_SIZE:

@@ -40,6 +40,14 @@ struct config {
 	char *strip_headers;
 	char *reject_message;
 	int log;
+	char *state_dir;
+	unsigned max_errors;
+	unsigned error_time;   /* seconds */
+	unsigned dead_time;    /* seconds */
+	char *skip_networks;
+	char *skip_senders;
+	char *skip_recipients;
+	char *scan_recipients;
 
 	/* Not a key: read from api_key_file or SPOT_API_KEY. */
 	char *api_key;

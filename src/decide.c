@@ -164,8 +164,7 @@ add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
 	size_t i, ours;
 
 	if (sr->rspamd_state == SCAN_SKIPPED) {
-		buf_printf(&b, "rspamd; skipped, message of %llu bytes is larger "
-		    "than scan_max_size", (unsigned long long)sr->skipped_size);
+		buf_printf(&b, "rspamd; skipped, %s", sr->skip_note);
 		hdr_edit_add(ed, "X-Spam-Scanner", b.data);
 		buf_free(&b);
 		return;

@@ -25,7 +25,7 @@ struct scan_result {
 	enum scan_state api_state;
 	struct spot_reply spot;   /* job_id may be set in any state */
 	char api_error[256];
-	uint64_t skipped_size;
+	char skip_note[128];      /* why nothing was asked (SCAN_SKIPPED) */
 };
 
 enum outcome { OUTCOME_DELIVER, OUTCOME_DEFER, OUTCOME_REJECT };

@@ -31,12 +31,12 @@ add_envelope_header(struct http_req *r, const char *name, const char *value)
 }
 
 void
-rspamd_request(struct http_req *r, const struct config *cfg,
+rspamd_request(struct http_req *r, const char *url, const struct config *cfg,
     const struct envelope *env, const struct msg *m, long timeout_ms)
 {
 	size_t i;
 
-	http_req_init(r, cfg->rspamd_url, "/checkv2", (long)cfg->connect_timeout_ms,
+	http_req_init(r, url, "/checkv2", (long)cfg->connect_timeout_ms,
 	    timeout_ms, NULL);
 	add_envelope_header(r, "From", env->sender);
 	for (i = 0; i < env->nrcpt; i++)

@@ -38,8 +38,9 @@ struct rspamd_reply {
 	struct hdr_edit milter;   /* add and remove, from "milter" */
 };
 
-void rspamd_request(struct http_req *r, const struct config *cfg,
-    const struct envelope *env, const struct msg *m, long timeout_ms);
+void rspamd_request(struct http_req *r, const char *url,
+    const struct config *cfg, const struct envelope *env, const struct msg *m,
+    long timeout_ms);
 /* 0, or -1 with a reason in err. Accepts any bytes. */
 int rspamd_parse(const char *json, size_t len, struct rspamd_reply *out,
     char *err, size_t errlen);

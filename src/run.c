@@ -13,6 +13,10 @@
 #include "report.h"
 #include "rewrite.h"
 #include "scan.h"
+#include "skip.h"
+#include "state.h"
+#include "stats.h"
+#include "upstream.h"
 #include "spot.h"
 
 static void
@@ -56,15 +60,53 @@ read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
 	return -1;
 }
 
+/* What a delivery needs to know about the upstreams. */
+struct upstreams {
+	struct upstream_list rspamd;
+	struct upstream_list api;
+	struct kvs state;          /* the dead-host memory, read once */
+	struct upstream_events events;
+	uint32_t seed;
+};
+
+static void
+upstreams_init(const struct config *cfg, struct upstreams *u)
+{
+	memset(u, 0, sizeof(*u));
+	/* the lists were checked by config_finish() */
+	upstream_list_parse(cfg->rspamd_url, &u->rspamd);
+	upstream_list_parse(cfg->api_url, &u->api);
+	state_read(cfg->state_dir, "upstreams", &u->state);
+	/* spread deliveries over the members */
+	u->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
+}
+
+static void
+upstreams_free(const struct config *cfg, struct upstreams *u)
+{
+	upstream_record(cfg, &u->state, &u->events, upstream_now());
+	kvs_free(&u->state);
+	upstream_list_free(&u->rspamd);
+	upstream_list_free(&u->api);
+}
+
+static struct scan_params
+scan_params_of(const struct run_opts *o, const struct msg *m, const char *idem,
+    struct upstreams *u, int ask_rspamd, int ask_api)
+{
+	return (struct scan_params){ o->cfg, &o->env, m, idem,
+	    ask_rspamd ? &u->rspamd : NULL, ask_api ? &u->api : NULL, &u->state,
+	    u->seed, &u->events };
+}
+
 /* Hand-off: the API's 2xx is the delivery. Rspamd, asked before, may still
  * reject or defer. */
 static void
-hand_off(const struct run_opts *o, const struct msg *m, const char *idem,
-    struct run_result *res)
+hand_off(const struct scan_params *p, struct run_result *res)
 {
 	char err[256];
 
-	switch (scan_handoff(o->cfg, &o->env, m, idem, err, sizeof(err))) {
+	switch (scan_handoff(p, err, sizeof(err))) {
 	case SCAN_DONE:
 		result(res, RUN_DELIVERED, "2.0.0 Handed off to the API");
 		return;
@@ -77,6 +119,33 @@ hand_off(const struct run_opts *o, const struct msg *m, const char *idem,
 		break;
 	}
 	log_error("%s", res->status);
+}
+
+/* Who is asked: nobody for skipped mail, the API only to analyse. */
+static void
+scan_message(const struct run_opts *o, const struct msg *m, const char *idem,
+    struct upstreams *u, struct scan_result *sr)
+{
+	const struct config *cfg = o->cfg;
+	int api_on = *cfg->api_url != '\0' && !cfg->handoff;
+	const char *why = skip_reason(cfg, &o->env);
+	uint64_t size = m->size - m->from_len;
+	struct scan_params p;
+
+	if (why == NULL && size > cfg->scan_max_size)
+		snprintf(sr->skip_note, sizeof(sr->skip_note), "message of %llu "
+		    "bytes is larger than scan_max_size", (unsigned long long)size);
+	else if (why != NULL)
+		snprintf(sr->skip_note, sizeof(sr->skip_note), "%s", why);
+	if (sr->skip_note[0] != '\0') {
+		sr->rspamd_state = cfg->rspamd ? SCAN_SKIPPED : SCAN_OFF;
+		sr->api_state = api_on ? SCAN_SKIPPED : SCAN_OFF;
+		return;
+	}
+	/* In hand-off mode the API gets the message only to deliver it, never
+	 * to analyse it, and not at all from --check. */
+	p = scan_params_of(o, m, idem, u, cfg->rspamd, api_on);
+	scan_run(&p, sr);
 }
 
 static const char *
@@ -121,6 +190,8 @@ void
 run(const struct run_opts *o, struct run_result *res)
 {
 	const struct config *cfg = o->cfg;
+	struct upstreams u;
+	struct scan_params p;
 	struct scan_result sr;
 	struct hdr_block hb;
 	struct hdr_edit ed;
@@ -130,32 +201,22 @@ run(const struct run_opts *o, struct run_result *res)
 	struct msg m;
 	char idem[128] = "";
 	int64_t start = now_ms();
-	int api_on = *cfg->api_url != '\0', scan;
 
 	memset(res, 0, sizeof(*res));
 	memset(&sr, 0, sizeof(sr));
-	if (!cfg->api_tls_verify && api_on)
-		log_warn("api_tls_verify = no: the API's certificate is not checked");
-	http_global_init(strncmp(cfg->api_url, "https:", 6) == 0 ||
-	    strncmp(cfg->rspamd_url, "https:", 6) == 0);
 	memset(&ed, 0, sizeof(ed));
+	if (!cfg->api_tls_verify && *cfg->api_url != '\0')
+		log_warn("api_tls_verify = no: the API's certificate is not checked");
+	http_global_init(strstr(cfg->api_url, "https:") != NULL ||
+	    strstr(cfg->rspamd_url, "https:") != NULL);
 	if (read_message(o, &m, res) != 0)
 		goto out;
+	upstreams_init(cfg, &u);
 	hdr_block_parse(m.head, m.head_len, m.from_len, m.spool_fd < 0, &hb);
-	scan = m.size - m.from_len <= cfg->scan_max_size;
-	if (!scan) {
-		sr.skipped_size = m.size - m.from_len;
-		sr.rspamd_state = cfg->rspamd ? SCAN_SKIPPED : SCAN_OFF;
-		sr.api_state = api_on && !cfg->handoff ? SCAN_SKIPPED : SCAN_OFF;
-	}
-	if (api_on)
+	if (*cfg->api_url != '\0')
 		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, m.head,
 		    (size_t)hb.end, (unsigned long long)m.size);
-	/* In hand-off mode the API gets the message only to deliver it, never
-	 * to analyse it, and not at all from --check. */
-	if (scan)
-		scan_run(cfg, &o->env, &m, idem, cfg->rspamd,
-		    api_on && !cfg->handoff, &sr);
+	scan_message(o, &m, idem, &u, &sr);
 	decide(cfg, &sr, &d);
 	hdr_edit_set_strip(&ed, cfg->strip_headers);
 	decide_headers(cfg, &sr, &d, &ed);
@@ -175,12 +236,18 @@ run(const struct run_opts *o, struct run_result *res)
 			result(res, RUN_TEMPFAIL, "4.3.0 cannot write to standard output");
 		else
 			res->kind = RUN_CHECKED;
-	} else if (d.outcome == OUTCOME_DELIVER) {
-		if (cfg->handoff)
-			hand_off(o, &m, idem, res);
-		else
-			deliver(o, &m, &rw, &d, res);
+	} else {
+		stats_count(cfg, &sr, &d, sr.skip_note[0] != '\0', rep.elapsed_ms,
+		    &u.events);
 	}
+	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
+		p = scan_params_of(o, &m, idem, &u, 0, 1);
+		hand_off(&p, res);
+	}
+	/* before an exec: the memory is shared with nobody after it */
+	upstreams_free(cfg, &u);
+	if (!o->check && d.outcome == OUTCOME_DELIVER && !cfg->handoff)
+		deliver(o, &m, &rw, &d, res);
 	rewrite_free(&rw);
 	hdr_edit_free(&ed);
 	hdr_block_free(&hb);

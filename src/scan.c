@@ -11,27 +11,119 @@
 /* The longest sleep between looks at the clock. */
 #define SLICE_MS 100
 
-enum api_phase { API_IDLE, API_REQUEST, API_WAIT_POLL };
+/* The members of one upstream list still to try, within one deadline. */
+struct target {
+	const struct upstream_list *list;
+	size_t order[UPSTREAM_MAX];
+	size_t norder;
+	size_t next;
+	const char *url;          /* the member asked now */
+	int64_t deadline;         /* for all members together */
+	int64_t attempt_deadline; /* for this member */
+};
+
+static void
+target_init(struct target *t, const struct upstream_list *list,
+    const struct kvs *state, uint32_t seed, int64_t deadline)
+{
+	memset(t, 0, sizeof(*t));
+	t->list = list;
+	t->norder = upstream_order(list, state, upstream_now(), seed, t->order);
+	t->deadline = deadline;
+}
+
+/* Picks the next member; its share of the time left is an equal part for
+ * each member still to try, so that a hanging one leaves time for the
+ * others. Returns the attempt's timeout in ms, or 0 when none is left. */
+static long
+target_next(struct target *t)
+{
+	int64_t now = now_ms(), left = t->deadline - now;
+	long share;
+
+	if (t->next >= t->norder || left <= 0)
+		return 0;
+	t->url = t->list->url[t->order[t->next]];
+	share = (long)(left / (int64_t)(t->norder - t->next));
+	t->next++;
+	if (share < 1)
+		share = 1;
+	t->attempt_deadline = now + share;
+	return share;
+}
+
+/* Worth asking the next member: the host, not the message, is the trouble. */
+static int
+failover_worthy(const struct http_req *r)
+{
+	return r->result != CURLE_OK || r->status >= 500;
+}
+
+struct scan {
+	const struct config *cfg;
+	const struct envelope *env;
+	const struct msg *m;
+	const char *idem_key;
+	struct scan_result *sr;
+	struct upstream_events *events;
+	struct http_engine eng;
+};
+
+enum api_phase { API_IDLE, API_POST, API_POLL, API_WAIT_POLL };
+
+struct rspamd_job {
+	struct http_req req;
+	struct target t;
+	int active;
+};
 
 struct api_job {
 	struct http_req req;
+	struct target t;
 	enum api_phase phase;
-	int64_t deadline;
 	int64_t poll_at;
-	int accepted;   /* a 202 or "accepted" came: PENDING, not FAILED, at the deadline */
+	int accepted;   /* a 202 came: PENDING, not FAILED, at the deadline */
 	char *location;
 };
 
 static void
-rspamd_finish(struct http_req *r, struct scan_result *sr)
+rspamd_start(struct scan *s, struct rspamd_job *job)
 {
+	long timeout = target_next(&job->t);
+
+	http_req_free(&job->req);
+	job->active = timeout > 0;
+	if (!job->active) {
+		s->sr->rspamd_state = SCAN_FAILED;
+		if (s->sr->rspamd_error[0] == '\0')
+			snprintf(s->sr->rspamd_error, sizeof(s->sr->rspamd_error),
+			    "no Rspamd server to ask");
+		return;
+	}
+	rspamd_request(&job->req, job->t.url, s->cfg, s->env, s->m, timeout);
+	http_engine_add(&s->eng, &job->req);
+}
+
+static void
+rspamd_done(struct scan *s, struct rspamd_job *job)
+{
+	struct http_req *r = &job->req;
+	struct scan_result *sr = s->sr;
 	char err[256];
 
-	if (r->result != CURLE_OK || r->status / 100 != 2) {
+	job->active = 0;
+	if (failover_worthy(r)) {
+		upstream_event(s->events, job->t.url, 0);
+		http_req_error(r, sr->rspamd_error, sizeof(sr->rspamd_error));
+		rspamd_start(s, job);
+		return;
+	}
+	if (r->status / 100 != 2) {
 		http_req_error(r, sr->rspamd_error, sizeof(sr->rspamd_error));
 		sr->rspamd_state = SCAN_FAILED;
 		return;
 	}
+	upstream_event(s->events, job->t.url, 1);
 	if (rspamd_parse(r->resp.data ? r->resp.data : "", r->resp.len,
 	    &sr->rspamd, err, sizeof(err)) != 0) {
 		rspamd_reply_free(&sr->rspamd);
@@ -39,7 +131,37 @@ rspamd_finish(struct http_req *r, struct scan_result *sr)
 		sr->rspamd_state = SCAN_FAILED;
 		return;
 	}
+	sr->rspamd_error[0] = '\0';
 	sr->rspamd_state = SCAN_DONE;
+}
+
+static void
+rspamd_check_time(struct scan *s, struct rspamd_job *job, int64_t now)
+{
+	if (!job->active || now < job->t.attempt_deadline)
+		return;
+	http_engine_remove(&s->eng, &job->req);
+	upstream_event(s->events, job->t.url, 0);
+	snprintf(s->sr->rspamd_error, sizeof(s->sr->rspamd_error),
+	    "no answer within %u ms", s->cfg->timeout_ms);
+	rspamd_start(s, job);
+}
+
+static void
+api_start(struct scan *s, struct api_job *job)
+{
+	long timeout = target_next(&job->t);
+
+	http_req_free(&job->req);
+	if (timeout <= 0) {
+		job->phase = API_IDLE;
+		s->sr->api_state = SCAN_FAILED;
+		return;
+	}
+	spot_request(&job->req, job->t.url, s->cfg, s->env, s->m, s->idem_key,
+	    timeout);
+	http_engine_add(&s->eng, &job->req);
+	job->phase = API_POST;
 }
 
 static void
@@ -49,45 +171,25 @@ api_wait(const struct config *cfg, struct api_job *job)
 	job->poll_at = now_ms() + cfg->poll_interval_ms;
 }
 
-/* One answer of the ingest POST or of a poll. */
 static void
-api_finish(const struct config *cfg, struct api_job *job, struct scan_result *sr,
-    int is_poll)
+api_poll(struct scan *s, struct api_job *job)
+{
+	http_req_free(&job->req);
+	spot_poll_request(&job->req, job->t.url, s->cfg, job->location,
+	    s->sr->spot.job_id, (long)(job->t.deadline - now_ms()));
+	http_engine_add(&s->eng, &job->req);
+	job->phase = API_POLL;
+}
+
+/* A 2xx of the POST or of a poll: a job object. */
+static void
+api_answer(struct scan *s, struct api_job *job)
 {
 	struct http_req *r = &job->req;
+	struct scan_result *sr = s->sr;
 	struct spot_reply reply;
 	char err[256];
 
-	job->phase = API_IDLE;
-	if (r->result != CURLE_OK) {
-		http_req_error(r, sr->api_error, sizeof(sr->api_error));
-		if (is_poll) /* the job exists: keep asking until the deadline */
-			api_wait(cfg, job);
-		else
-			sr->api_state = SCAN_FAILED;
-		return;
-	}
-	if (r->status == 401 || r->status == 403) {
-		http_req_error(r, sr->api_error, sizeof(sr->api_error));
-		sr->api_state = SCAN_AUTH;
-		return;
-	}
-	if (!is_poll && (r->status == 413 || r->status == 422)) {
-		if (spot_parse(r->resp.data ? r->resp.data : "", r->resp.len,
-		    &reply, err, sizeof(err)) == 0)
-			memcpy(sr->spot.job_id, reply.job_id, sizeof(reply.job_id));
-		sr->spot.status = SPOT_REJECTED;
-		sr->api_state = SCAN_DONE;
-		return;
-	}
-	if (r->status != 200 && r->status != 202) {
-		http_req_error(r, sr->api_error, sizeof(sr->api_error));
-		if (is_poll && (r->status == 429 || r->status / 100 == 5))
-			api_wait(cfg, job);
-		else
-			sr->api_state = SCAN_FAILED;
-		return;
-	}
 	if (spot_parse(r->resp.data ? r->resp.data : "", r->resp.len, &reply,
 	    err, sizeof(err)) != 0) {
 		snprintf(sr->api_error, sizeof(sr->api_error), "%s", err);
@@ -103,135 +205,175 @@ api_finish(const struct config *cfg, struct api_job *job, struct scan_result *sr
 			free(job->location);
 			job->location = xstrdup(r->location);
 		}
-		api_wait(cfg, job);
+		api_wait(s->cfg, job);
 		return;
 	}
+	sr->api_error[0] = '\0';
 	sr->api_state = SCAN_DONE;
 }
 
 static void
-api_poll(const struct config *cfg, struct http_engine *eng, struct api_job *job,
-    const struct scan_result *sr)
+api_done(struct scan *s, struct api_job *job)
 {
-	http_req_free(&job->req);
-	spot_poll_request(&job->req, cfg, job->location, sr->spot.job_id,
-	    (long)(job->deadline - now_ms()));
-	http_engine_add(eng, &job->req);
-	job->phase = API_REQUEST;
+	struct http_req *r = &job->req;
+	struct scan_result *sr = s->sr;
+	struct spot_reply reply;
+	char err[256];
+	int is_poll = job->phase == API_POLL;
+
+	job->phase = API_IDLE;
+	if (failover_worthy(r) || r->status == 429) {
+		http_req_error(r, sr->api_error, sizeof(sr->api_error));
+		if (is_poll) { /* the job exists there: ask again until the deadline */
+			api_wait(s->cfg, job);
+		} else if (r->status == 429) {
+			sr->api_state = SCAN_FAILED;
+		} else {
+			upstream_event(s->events, job->t.url, 0);
+			api_start(s, job);
+		}
+		return;
+	}
+	if (!is_poll)
+		upstream_event(s->events, job->t.url, 1);
+	if (r->status == 401 || r->status == 403) {
+		http_req_error(r, sr->api_error, sizeof(sr->api_error));
+		sr->api_state = SCAN_AUTH;
+	} else if (!is_poll && (r->status == 413 || r->status == 422)) {
+		if (spot_parse(r->resp.data ? r->resp.data : "", r->resp.len,
+		    &reply, err, sizeof(err)) == 0)
+			memcpy(sr->spot.job_id, reply.job_id, sizeof(reply.job_id));
+		sr->spot.status = SPOT_REJECTED;
+		sr->api_state = SCAN_DONE;
+	} else if (r->status == 200 || r->status == 202) {
+		api_answer(s, job);
+	} else {
+		http_req_error(r, sr->api_error, sizeof(sr->api_error));
+		sr->api_state = SCAN_FAILED;
+	}
 }
 
 static void
-api_deadline(const struct config *cfg, struct http_engine *eng,
-    struct api_job *job, struct scan_result *sr)
+api_check_time(struct scan *s, struct api_job *job, int64_t now)
 {
-	if (job->phase == API_REQUEST)
-		http_engine_remove(eng, &job->req);
-	job->phase = API_IDLE;
-	sr->api_state = job->accepted ? SCAN_PENDING : SCAN_FAILED;
-	snprintf(sr->api_error, sizeof(sr->api_error), "no verdict within %u ms",
-	    cfg->analysis_timeout_ms);
+	if (job->phase == API_IDLE)
+		return;
+	if (now >= job->t.deadline) {
+		if (job->phase == API_POST || job->phase == API_POLL)
+			http_engine_remove(&s->eng, &job->req);
+		if (job->phase == API_POST)
+			upstream_event(s->events, job->t.url, 0);
+		job->phase = API_IDLE;
+		s->sr->api_state = job->accepted ? SCAN_PENDING : SCAN_FAILED;
+		snprintf(s->sr->api_error, sizeof(s->sr->api_error),
+		    "no verdict within %u ms", s->cfg->analysis_timeout_ms);
+	} else if (job->phase == API_POST && now >= job->t.attempt_deadline) {
+		http_engine_remove(&s->eng, &job->req);
+		upstream_event(s->events, job->t.url, 0);
+		snprintf(s->sr->api_error, sizeof(s->sr->api_error), "timeout");
+		api_start(s, job);
+	} else if (job->phase == API_WAIT_POLL && now >= job->poll_at) {
+		api_poll(s, job);
+	}
 }
 
 static long
-until(int64_t t, int64_t now)
+until(int64_t t, int64_t now, long wait)
 {
-	return t > now ? (long)(t - now) : 0;
+	return t - now < wait ? (t > now ? (long)(t - now) : 0) : wait;
 }
 
 void
-scan_run(const struct config *cfg, const struct envelope *env,
-    const struct msg *m, const char *idem_key, int ask_rspamd, int ask_api,
-    struct scan_result *sr)
+scan_run(const struct scan_params *p, struct scan_result *sr)
 {
-	struct http_engine eng;
-	struct http_req rq;
-	struct api_job job;
+	struct scan s = { p->cfg, p->env, p->m, p->idem_key, sr, p->events, { 0 } };
+	struct rspamd_job rj;
+	struct api_job aj;
 	struct http_req *done;
-	int64_t start = now_ms(), now, r_deadline;
-	int r_active = 0;
+	int64_t start = now_ms(), now;
 	long wait;
 
-	memset(&rq, 0, sizeof(rq));
-	memset(&job, 0, sizeof(job));
-	http_engine_init(&eng);
-	r_deadline = start + cfg->timeout_ms;
-	if (ask_rspamd) {
-		rspamd_request(&rq, cfg, env, m, (long)cfg->timeout_ms);
-		http_engine_add(&eng, &rq);
-		r_active = 1;
+	memset(&rj, 0, sizeof(rj));
+	memset(&aj, 0, sizeof(aj));
+	http_engine_init(&s.eng);
+	if (p->rspamd != NULL) {
+		target_init(&rj.t, p->rspamd, p->state, p->seed,
+		    start + p->cfg->timeout_ms);
+		rspamd_start(&s, &rj);
 	}
-	job.deadline = start + cfg->analysis_timeout_ms;
-	if (ask_api) {
-		spot_request(&job.req, cfg, env, m, idem_key,
-		    (long)cfg->analysis_timeout_ms);
-		http_engine_add(&eng, &job.req);
-		job.phase = API_REQUEST;
+	if (p->api != NULL) {
+		target_init(&aj.t, p->api, p->state, p->seed,
+		    start + p->cfg->analysis_timeout_ms);
+		api_start(&s, &aj);
 	}
-	while (r_active || job.phase != API_IDLE) {
+	while (rj.active || aj.phase != API_IDLE) {
 		now = now_ms();
-		if (r_active && now >= r_deadline) {
-			http_engine_remove(&eng, &rq);
-			r_active = 0;
-			sr->rspamd_state = SCAN_FAILED;
-			snprintf(sr->rspamd_error, sizeof(sr->rspamd_error),
-			    "no answer within %u ms", cfg->timeout_ms);
-			continue;
-		}
-		if (job.phase != API_IDLE && now >= job.deadline) {
-			api_deadline(cfg, &eng, &job, sr);
-			continue;
-		}
-		if (job.phase == API_WAIT_POLL && now >= job.poll_at)
-			api_poll(cfg, &eng, &job, sr);
+		rspamd_check_time(&s, &rj, now);
+		api_check_time(&s, &aj, now);
 		wait = SLICE_MS;
-		if (r_active && until(r_deadline, now) < wait)
-			wait = until(r_deadline, now);
-		if (job.phase != API_IDLE && until(job.deadline, now) < wait)
-			wait = until(job.deadline, now);
-		if (job.phase == API_WAIT_POLL && until(job.poll_at, now) < wait)
-			wait = until(job.poll_at, now);
-		while ((done = http_engine_step(&eng, wait)) != NULL) {
+		if (rj.active)
+			wait = until(rj.t.attempt_deadline, now, wait);
+		if (aj.phase != API_IDLE)
+			wait = until(aj.phase == API_WAIT_POLL ? aj.poll_at :
+			    aj.phase == API_POST ? aj.t.attempt_deadline :
+			    aj.t.deadline, now, wait);
+		while ((done = http_engine_step(&s.eng, wait)) != NULL) {
 			wait = 0;
-			if (done == &rq) {
-				r_active = 0;
-				rspamd_finish(&rq, sr);
-			} else if (done == &job.req) {
-				api_finish(cfg, &job, sr, job.accepted);
-			}
+			if (done == &rj.req)
+				rspamd_done(&s, &rj);
+			else if (done == &aj.req)
+				api_done(&s, &aj);
 		}
 	}
-	http_req_free(&rq);
-	http_req_free(&job.req);
-	free(job.location);
-	http_engine_free(&eng);
+	http_req_free(&rj.req);
+	http_req_free(&aj.req);
+	free(aj.location);
+	http_engine_free(&s.eng);
 }
 
 enum scan_state
-scan_handoff(const struct config *cfg, const struct envelope *env,
-    const struct msg *m, const char *idem_key, char *err, size_t errlen)
+scan_handoff(const struct scan_params *p, char *err, size_t errlen)
 {
-	struct http_engine eng;
+	struct scan s = { p->cfg, p->env, p->m, p->idem_key, NULL, p->events, { 0 } };
 	struct http_req req;
-	int64_t deadline = now_ms() + cfg->analysis_timeout_ms;
+	struct http_req *done;
+	struct target t;
 	enum scan_state st = SCAN_FAILED;
-	struct http_req *done = NULL;
+	long timeout;
 
-	http_engine_init(&eng);
-	spot_request(&req, cfg, env, m, idem_key, (long)cfg->analysis_timeout_ms);
-	http_engine_add(&eng, &req);
-	while (done == NULL && now_ms() < deadline)
-		done = http_engine_step(&eng, SLICE_MS);
-	if (done == NULL) {
-		http_engine_remove(&eng, &req);
-		snprintf(err, errlen, "no answer within %u ms", cfg->analysis_timeout_ms);
-	} else if (req.result != CURLE_OK || req.status / 100 != 2) {
+	memset(&req, 0, sizeof(req));
+	http_engine_init(&s.eng);
+	target_init(&t, p->api, p->state, p->seed,
+	    now_ms() + p->cfg->analysis_timeout_ms);
+	snprintf(err, errlen, "no API server to ask");
+	while (st == SCAN_FAILED && (timeout = target_next(&t)) > 0) {
+		http_req_free(&req);
+		spot_request(&req, t.url, p->cfg, p->env, p->m, p->idem_key, timeout);
+		http_engine_add(&s.eng, &req);
+		done = NULL;
+		while (done == NULL && now_ms() < t.attempt_deadline)
+			done = http_engine_step(&s.eng,
+			    until(t.attempt_deadline, now_ms(), SLICE_MS));
+		if (done == NULL) {
+			http_engine_remove(&s.eng, &req);
+			snprintf(err, errlen, "no answer within %ld ms", timeout);
+			upstream_event(p->events, t.url, 0);
+			continue;
+		}
+		if (req.result == CURLE_OK && req.status / 100 == 2) {
+			upstream_event(p->events, t.url, 1);
+			st = SCAN_DONE;
+			break;
+		}
 		http_req_error(&req, err, errlen);
-		if (req.result == CURLE_OK && (req.status == 401 || req.status == 403))
-			st = SCAN_AUTH;
-	} else {
-		st = SCAN_DONE;
+		if (!failover_worthy(&req)) {
+			if (req.status == 401 || req.status == 403)
+				st = SCAN_AUTH;
+			break;
+		}
+		upstream_event(p->events, t.url, 0);
 	}
 	http_req_free(&req);
-	http_engine_free(&eng);
+	http_engine_free(&s.eng);
 	return st;
 }

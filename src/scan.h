@@ -1,5 +1,6 @@
 /* Asks Rspamd and the SPOT API at the same time and waits for both, each
- * within its own deadline; the answers become a scan_result for decide(). */
+ * within its own deadline, failing over between the members of each
+ * upstream list; the answers become a scan_result for decide(). */
 #ifndef SPOT_SCAN_H
 #define SPOT_SCAN_H
 
@@ -7,14 +8,24 @@
 #include "decide.h"
 #include "envelope.h"
 #include "msg.h"
+#include "upstream.h"
+
+struct scan_params {
+	const struct config *cfg;
+	const struct envelope *env;
+	const struct msg *m;
+	const char *idem_key;
+	const struct upstream_list *rspamd;  /* NULL: do not ask Rspamd */
+	const struct upstream_list *api;     /* NULL: do not ask the API */
+	const struct kvs *state;             /* dead-upstream memory */
+	uint32_t seed;                       /* where in the lists to start */
+	struct upstream_events *events;      /* what happened to each member */
+};
 
 /* Fills the rspamd_* and api_* parts of sr for the scanners asked. */
-void scan_run(const struct config *cfg, const struct envelope *env,
-    const struct msg *m, const char *idem_key, int ask_rspamd, int ask_api,
-    struct scan_result *sr);
+void scan_run(const struct scan_params *p, struct scan_result *sr);
 /* Hand-off: POSTs the message to the API, whose 2xx is the delivery.
  * Returns SCAN_DONE, SCAN_AUTH or SCAN_FAILED (error in err). */
-enum scan_state scan_handoff(const struct config *cfg, const struct envelope *env,
-    const struct msg *m, const char *idem_key, char *err, size_t errlen);
+enum scan_state scan_handoff(const struct scan_params *p, char *err, size_t errlen);
 
 #endif

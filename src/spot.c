@@ -54,14 +54,14 @@ tls_of(const struct config *cfg, struct http_tls *tls)
 }
 
 void
-spot_request(struct http_req *r, const struct config *cfg,
+spot_request(struct http_req *r, const char *url, const struct config *cfg,
     const struct envelope *env, const struct msg *m, const char *idem_key,
     long timeout_ms)
 {
 	struct http_tls tls;
 	size_t i;
 
-	http_req_init(r, cfg->api_url, "", (long)cfg->connect_timeout_ms,
+	http_req_init(r, url, "", (long)cfg->connect_timeout_ms,
 	    timeout_ms, tls_of(cfg, &tls));
 	auth_and_envelope(r, cfg);
 	http_req_header(r, "Content-Type", "message/rfc822");
@@ -117,20 +117,20 @@ resolve_location(const char *api_url, const char *location)
 }
 
 void
-spot_poll_request(struct http_req *r, const struct config *cfg,
+spot_poll_request(struct http_req *r, const char *base, const struct config *cfg,
     const char *location, const char *job_id, long timeout_ms)
 {
 	struct http_tls tls;
 	struct buf url = { 0 };
-	char *resolved = resolve_location(cfg->api_url, location), *esc;
+	char *resolved = resolve_location(base, location), *esc;
 
 	if (resolved != NULL) {
 		buf_puts(&url, resolved);
 		curl_free(resolved);
 	} else {
 		esc = curl_easy_escape(NULL, job_id, 0);
-		buf_printf(&url, "%s%s%s", cfg->api_url,
-		    cfg->api_url[0] && cfg->api_url[strlen(cfg->api_url) - 1] == '/' ? "" : "/",
+		buf_printf(&url, "%s%s%s", base,
+		    base[0] && base[strlen(base) - 1] == '/' ? "" : "/",
 		    esc ? esc : "");
 		curl_free(esc);
 	}

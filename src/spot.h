@@ -19,13 +19,14 @@ struct spot_reply {
 	double confidence;
 };
 
-void spot_request(struct http_req *r, const struct config *cfg,
+void spot_request(struct http_req *r, const char *url, const struct config *cfg,
     const struct envelope *env, const struct msg *m, const char *idem_key,
     long timeout_ms);
-/* The poll URL: the Location of the 202 resolved against api_url, else
- * api_url/<job id>. */
-void spot_poll_request(struct http_req *r, const struct config *cfg,
-    const char *location, const char *job_id, long timeout_ms);
+/* The poll URL: the Location of the 202 resolved against url (the member
+ * of api_url that took the job), else url/<job id>. */
+void spot_poll_request(struct http_req *r, const char *url,
+    const struct config *cfg, const char *location, const char *job_id,
+    long timeout_ms);
 int spot_parse(const char *json, size_t len, struct spot_reply *out,
     char *err, size_t errlen);
 const char *spot_status_name(enum spot_status s);

@@ -64,7 +64,8 @@ set_rspamd(struct scan_result *sr, enum rsp r)
 		return;
 	case R_SKIPPED:
 		sr->rspamd_state = SCAN_SKIPPED;
-		sr->skipped_size = 31457280;
+		snprintf(sr->skip_note, sizeof(sr->skip_note),
+		    "message of 31457280 bytes is larger than scan_max_size");
 		return;
 	case R_FAILED:
 		sr->rspamd_state = SCAN_FAILED;

@@ -1,0 +1,864 @@
+#!/usr/bin/python3
+"""make bench: spot-deliver against rspamc and cat, in one run (issue 8).
+
+Usage: /usr/bin/python3 bench/bench.py --bin PATH [--quick] [--reps-scale X]
+
+Needs: rspamd (rspamd, rspamc), valgrind, gnuplot, cc and the build libraries
+(scripts/install-deps.sh bench). Starts its own rspamd (scripts/rspamd-local)
+and the stand-in SPOT API (scripts/spot-api-local) on loopback, everything
+under bench/work/ (git-ignored), and stops them at the end.
+
+What one "delivery" is, for every client: the message is written into a pipe
+(as Postfix's pipe(8) does) by a thread of this script; the client reads it
+from its standard input; the final LDA is bench/lda (copies its stdin to a
+file), the same program for all of them:
+  cat            cat > FILE                       (the floor: only a copy)
+  rspamc         rspamc -h 127.0.0.1:PORT --mime --exec "bench/lda FILE"
+  sd-rspamd      spot-deliver (Rspamd only)    -- bench/lda FILE
+  sd-both        spot-deliver (Rspamd and API) -- bench/lda FILE
+  sd-api         spot-deliver (API only)       -- bench/lda FILE
+Client CPU is user + system time of the process tree from wait4(2) (the client
+and every descendant it waited for: rspamc's LDA, spot-deliver's exec'd LDA),
+wall time is spawn to reap, peak RSS is wait4's ru_maxrss (the largest process
+of the tree; for spot-deliver it covers the time before the exec too).
+
+Writes bench/results.md, bench/results.png and bench/work/results.json, and
+prints the table.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORK = os.path.join(HERE, "work")
+SENDER = "bob@sender.example.org"
+RCPT = "alice@example.com"
+API_KEY = "bench-key-0123456789abcdef"
+API_DELAY_MS = 20
+ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+       "LC_ALL": "C", "HOME": WORK}
+
+# name, bytes, repetitions
+SIZES = [("5k", 5 * 1024, 40), ("100k", 100 * 1024, 30), ("1m", 1024 * 1024, 20),
+         ("25m", 25 * 1024 * 1024, 10)]
+TP_N, TP_CONC, TP_REPS = 200, 20, 3
+
+LABELS = {
+    "cat": "cat > file (floor)",
+    "rspamc": "rspamc --mime --exec",
+    "sd-rspamd": "spot-deliver, Rspamd",
+    "sd-both": "spot-deliver, Rspamd + API",
+    "sd-api": "spot-deliver, API only",
+    "sd-rspamd-30M": "spot-deliver, Rspamd, scan_max_size=30M",
+    "sd-both-30M": "spot-deliver, Rspamd + API, scan_max_size=30M",
+    "sd-api-30M": "spot-deliver, API only, scan_max_size=30M",
+    "linkfloor": "empty main() linked like spot-deliver (no delivery)",
+}
+
+
+def log(msg):
+    print("bench: %s" % msg, flush=True)
+
+
+def die(msg):
+    print("bench: error: %s" % msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- statistics
+def quantile(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summary(xs):
+    return {"median": statistics.median(xs), "p25": quantile(xs, 0.25),
+            "p75": quantile(xs, 0.75), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+# ---------------------------------------------------------------- processes
+class Spawner:
+    def __init__(self, errlog):
+        self.errfd = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+    def spawn(self, argv, data, out_path):
+        """Start argv with data on a pipe as stdin and stdout on out_path (or /dev/null).
+        Returns (pid, t0, writer thread or None)."""
+        rfd, wfd = os.pipe()
+        outfd = os.open(out_path or os.devnull,
+                        os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        small = len(data) <= 60 * 1024
+        if small:  # fits in the pipe: written before the start, no writer thread
+            os.write(wfd, data)
+            os.close(wfd)
+        fa = [(os.POSIX_SPAWN_DUP2, rfd, 0), (os.POSIX_SPAWN_DUP2, outfd, 1),
+              (os.POSIX_SPAWN_DUP2, self.errfd, 2)]
+        t0 = time.perf_counter()
+        try:
+            pid = os.posix_spawn(argv[0], argv, ENV, file_actions=fa,
+                                 setsigdef=(signal.SIGPIPE,))
+        finally:
+            os.close(rfd)
+            os.close(outfd)
+        th = None
+        if not small:
+            th = threading.Thread(target=self._feed, args=(wfd, data), daemon=True)
+            th.start()
+        return pid, t0, th
+
+    @staticmethod
+    def _feed(wfd, data):
+        mv = memoryview(data)
+        try:
+            while mv:
+                n = os.write(wfd, mv[:1 << 20])
+                mv = mv[n:]
+        except OSError:
+            pass  # the client stopped reading: its exit status tells
+        finally:
+            os.close(wfd)
+
+    def run(self, argv, data, out_path=None):
+        pid, t0, th = self.spawn(argv, data, out_path)
+        _, status, ru = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+        if th is not None:
+            th.join()
+        return {"cpu_ms": (ru.ru_utime + ru.ru_stime) * 1000.0, "wall_ms": wall * 1000.0,
+                "rss_mib": ru.ru_maxrss / 1024.0, "status": os.waitstatus_to_exitcode(status),
+                "pid": pid}
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, **kw)
+
+
+def port_free(p):
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        if kind == socket.SOCK_STREAM:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def pick_rspamd_port():
+    for base in range(23400, 24400, 10):
+        if all(port_free(base + i) for i in (0, 1, 3)):
+            return base
+    die("no free loopback ports for rspamd in 23400..24400")
+
+
+def proc_cpu_ticks(pid):
+    """utime + stime (clock ticks) of pid and its direct children (rspamd's workers)."""
+    total = 0
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+# ---------------------------------------------------------------- the bench
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.bin = os.path.abspath(args.bin)
+        self.rspamd_dir = os.path.join(WORK, "rspamd")
+        self.api_dir = os.path.join(WORK, "api")
+        self.out_dir = os.path.join(WORK, "out")
+        self.cg_dir = os.path.join(WORK, "callgrind")
+        self.rspamd_port = None
+        self.api_port = None
+        self.started = []
+        self.checks = {}
+
+    # ----- setup
+    def check_tools(self):
+        missing = [t for t in ("rspamd", "rspamc", "valgrind", "callgrind_annotate", "gnuplot",
+                               "cc", "pkg-config", "cat") if shutil.which(t, path=ENV["PATH"]) is None]
+        if missing:
+            die("missing %s: run scripts/install-deps.sh bench" % ", ".join(missing))
+        if not os.access(self.bin, os.X_OK):
+            die("%s is not built" % self.bin)
+
+    def build_helpers(self):
+        self.lda = os.path.join(WORK, "lda")
+        sh(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", self.lda, os.path.join(HERE, "lda.c")])
+        # An empty program with spot-deliver's NEEDED libraries: the startup floor of that
+        # link set (dynamic loader, constructors), whatever spot-deliver does after main().
+        self.linkfloor = os.path.join(WORK, "linkfloor")
+        libs = subprocess.run(["pkg-config", "--libs", "gmime-3.0", "libcurl", "libcjson"],
+                              check=True, text=True, capture_output=True).stdout.split()
+        sh(["cc", "-O2", "-o", self.linkfloor, os.path.join(HERE, "linkfloor.c"),
+            "-Wl,--no-as-needed"] + libs)
+        need = lambda p: sorted(re.findall(r"NEEDED.*\[(.*)\]", subprocess.run(
+            ["readelf", "-d", p], capture_output=True, text=True).stdout))
+        self.linkfloor_same = need(self.linkfloor) == need(self.bin)
+        self.cat = shutil.which("cat", path=ENV["PATH"])
+        self.rspamc = shutil.which("rspamc", path=ENV["PATH"])
+
+    def gen_messages(self):
+        sh([sys.executable, os.path.join(HERE, "genmail.py"), os.path.join(WORK, "msg")] +
+           ["%s=%d" % (n, b) for n, b, _ in SIZES])
+        self.msgs = {}
+        for n, _, _ in SIZES:
+            with open(os.path.join(WORK, "msg", n + ".eml"), "rb") as f:
+                self.msgs[n] = f.read()
+
+    def start_servers(self):
+        os.chmod(WORK, 0o755)
+        self.rspamd_port = pick_rspamd_port()
+        env = dict(os.environ, RSPAMD_LOCAL_HS_CACHE=os.path.join(WORK, "hs-cache"))
+        log("starting rspamd on 127.0.0.1:%d" % self.rspamd_port)
+        subprocess.run([os.path.join(ROOT, "scripts", "rspamd-local"), "stop", self.rspamd_dir],
+                       capture_output=True)
+        sh([os.path.join(ROOT, "scripts", "rspamd-local"), "start", self.rspamd_dir,
+            str(self.rspamd_port)], env=env)
+        self.started.append("rspamd")
+        if os.path.isdir(self.api_dir):
+            subprocess.run([os.path.join(ROOT, "scripts", "spot-api-local"), "stop", self.api_dir],
+                           capture_output=True)
+            shutil.rmtree(self.api_dir, ignore_errors=True)
+        out = sh([os.path.join(ROOT, "scripts", "spot-api-local"), "start", self.api_dir, "0",
+                  API_KEY, "delay=%d" % API_DELAY_MS], capture_output=True).stdout
+        self.api_port = int(out.split()[-1])
+        self.started.append("api")
+        log("stand-in SPOT API on 127.0.0.1:%d, answering after %d ms" % (self.api_port, API_DELAY_MS))
+
+    def stop_servers(self):
+        if "api" in self.started:
+            subprocess.run([os.path.join(ROOT, "scripts", "spot-api-local"), "stop", self.api_dir])
+        if "rspamd" in self.started:
+            subprocess.run([os.path.join(ROOT, "scripts", "rspamd-local"), "stop", self.rspamd_dir])
+        self.started = []
+
+    def write_configs(self):
+        conf = os.path.join(WORK, "conf")
+        os.makedirs(conf, exist_ok=True)
+        key = os.path.join(conf, "api.key")
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, (API_KEY + "\n").encode())
+        os.close(fd)
+        os.chmod(key, 0o600)
+        rspamd = "rspamd_url = http://127.0.0.1:%d\n" % self.rspamd_port
+        api = "api_url = http://127.0.0.1:%d/v1/messages\napi_key_file = %s\n" % (self.api_port, key)
+        # log stays at its default (syslog), as deployed
+        self.conf = {}
+        for name, text in (("rspamd", rspamd), ("both", rspamd + api), ("api", "rspamd = no\n" + api)):
+            path = os.path.join(conf, name + ".conf")
+            with open(path, "w") as f:
+                f.write("# generated by bench/bench.py\n" + text)
+            self.conf[name] = path
+
+    # ----- the cases
+    def argv(self, case, out):
+        lda = [self.lda, out]
+        sd = lambda conf, extra=(): [self.bin, "-c", self.conf[conf], *extra, "-f", SENDER,
+                                      "-r", RCPT, "--", *lda]
+        big = ("-o", "scan_max_size=30M")
+        return {
+            "cat": [self.cat],
+            "rspamc": [self.rspamc, "-h", "127.0.0.1:%d" % self.rspamd_port, "-F", SENDER,
+                       "-r", RCPT, "--mime", "--exec", " ".join(lda)],
+            "sd-rspamd": sd("rspamd"),
+            "sd-both": sd("both"),
+            "sd-api": sd("api"),
+            "sd-rspamd-30M": sd("rspamd", big),
+            "sd-both-30M": sd("both", big),
+            "sd-api-30M": sd("api", big),
+            "linkfloor": [self.linkfloor],
+        }[case]
+
+    @staticmethod
+    def cases_for(size):
+        if size == "5k":
+            return ["cat", "rspamc", "sd-rspamd", "sd-both", "sd-api", "linkfloor"]
+        if size == "25m":
+            return ["cat", "rspamc", "sd-rspamd", "sd-both", "sd-rspamd-30M", "sd-both-30M",
+                    "sd-api-30M"]
+        return ["cat", "rspamc", "sd-rspamd", "sd-both", "sd-api"]
+
+    @staticmethod
+    def stdout_is_out(case):
+        return case == "cat"
+
+    def verify(self, case, size, out, res):
+        """Every run must have delivered the whole message, scanned as expected."""
+        if res["status"] != 0:
+            die("%s on %s exited %d (see %s)" % (case, size, res["status"],
+                                                  os.path.join(WORK, "stderr.log")))
+        if case == "linkfloor":
+            return
+        n = len(self.msgs[size])
+        got = os.path.getsize(out)
+        if got < n or got > n + 8192:
+            die("%s on %s delivered %d bytes for a %d-byte message" % (case, size, got, n))
+        with open(out, "rb") as f:
+            head = f.read(16384)
+        msg = self.msgs[size]
+        k = min(len(msg) - msg.index(b"\n\n"), 65536)  # the end of the body
+        with open(out, "rb") as f:
+            f.seek(got - k)
+            tail_ok = f.read() == msg[-k:]
+        if not tail_ok:
+            die("%s on %s: the body was not delivered unchanged" % (case, size))
+        want = []
+        scanned = size != "25m" or case.endswith("-30M")
+        if case == "rspamc":
+            want = [b"\nX-Spam-Scanner: rspamc"]
+        elif case.startswith("sd-"):
+            if not scanned:
+                want = [b"X-Spam-Scanner: rspamd; skipped"]
+            else:
+                if "api" not in case:
+                    want.append(b"X-Spam-Scanner: rspamd\n")
+                if "both" in case or "api" in case:
+                    want.append(b"X-SPOT-Status: analyzed\n")
+        for w in want:
+            if w not in head:
+                die("%s on %s: %r missing from the delivered header block" % (case, size, w))
+
+    # ----- timed runs
+    def timed(self):
+        sp = Spawner(os.path.join(WORK, "stderr.log"))
+        os.makedirs(self.out_dir, exist_ok=True)
+        self.timings = {}
+        for size, _, reps in SIZES:
+            reps = max(3, int(round(reps * self.args.reps_scale)))
+            cases = self.cases_for(size)
+            data = self.msgs[size]
+            log("%s (%d bytes): %d cases x %d interleaved repetitions (+1 warm-up)"
+                % (size, len(data), len(cases), reps))
+            res = {c: [] for c in cases}
+            for rep in range(reps + 1):
+                k = rep % len(cases)
+                for case in cases[k:] + cases[:k]:  # a rotating order
+                    out = os.path.join(self.out_dir, "%s.eml" % case)
+                    r = sp.run(self.argv(case, out), data, out if self.stdout_is_out(case) else None)
+                    self.verify(case, size, out, r)
+                    if rep > 0:
+                        res[case].append(r)
+                self.clean_api_records()
+            self.timings[size] = {c: {m: summary([r[m] for r in rs])
+                                      for m in ("cpu_ms", "wall_ms", "rss_mib")}
+                                  for c, rs in res.items()}
+
+    def clean_api_records(self):
+        d = os.path.join(self.api_dir, "requests")
+        for name in os.listdir(d):
+            if name.endswith(".body"):
+                try:
+                    os.unlink(os.path.join(d, name))
+                except OSError:
+                    pass
+
+    # ----- callgrind
+    def callgrind(self):
+        sp = Spawner(os.path.join(WORK, "stderr.log"))
+        shutil.rmtree(self.cg_dir, ignore_errors=True)
+        os.makedirs(self.cg_dir)
+        self.instr = {}
+        self.cg_pid = {}
+        for size, _, _ in SIZES:
+            cases = [c for c in self.cases_for(size) if c not in ("sd-api", "sd-api-30M")]
+            if self.args.quick and size == "25m":
+                cases = ["cat", "sd-rspamd", "sd-rspamd-30M"]
+            log("callgrind, %s: %s" % (size, " ".join(cases)))
+            self.instr[size] = {}
+            for case in cases:
+                tag = "%s-%s" % (size, case)
+                out = os.path.join(self.out_dir, "cg-%s.eml" % case)
+                # --dump-before=execve: spot-deliver execs the LDA; the part of the
+                # process before that is the client. With --trace-children=no the
+                # LDA (and rspamc's forked LDA after its exec) runs natively.
+                vg = ["/usr/bin/valgrind", "--tool=callgrind", "--trace-children=no",
+                      "--dump-before=execve", "--callgrind-out-file=%s/%s.%%p" % (self.cg_dir, tag)]
+                r = sp.run(vg + self.argv(case, out), self.msgs[size],
+                           out if self.stdout_is_out(case) else None)
+                self.verify(case, size, out, r)
+                self.cg_pid[tag] = r["pid"]
+                self.instr[size][case] = self.cg_total(tag)
+        self.check_tls_init()
+
+    def cg_files(self, tag):
+        """The client's own profile files: tag.PID and tag.PID.N of the spawned process
+        (rspamc's forked child has another pid and is left out)."""
+        top = self.cg_pid[tag]
+        names = [n for n in os.listdir(self.cg_dir)
+                 if n == "%s.%d" % (tag, top) or n.startswith("%s.%d." % (tag, top))]
+        if not names:
+            die("no callgrind output for %s" % tag)
+        return [os.path.join(self.cg_dir, n) for n in names]
+
+    def cg_total(self, tag):
+        total = 0
+        for path in self.cg_files(tag):
+            with open(path, errors="replace") as f:
+                for line in f:
+                    if line.startswith("summary:") or line.startswith("totals:"):
+                        total += int(line.split()[1])
+                        break
+        return total
+
+    def inclusive(self, tag, pattern):
+        """Inclusive Ir of the first function matching pattern in the client's profile."""
+        best = 0
+        for path in self.cg_files(tag):
+            if os.path.getsize(path) == 0:
+                continue
+            out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+                                 capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                m = re.match(r"\s*([\d,]+)\s+\(.*?\)\s+(.*)$", line)
+                if m and re.search(pattern, m.group(2)):
+                    best = max(best, int(m.group(1).replace(",", "")))
+        return best
+
+    def check_tls_init(self):
+        tag = "5k-sd-rspamd"
+        self.profile = {
+            "total": self.instr["5k"]["sd-rspamd"],
+            "dynamic loader (_dl_start)": self.inclusive(tag, r":_dl_start "),
+            "of which symbol relocation (_dl_relocate_object)": self.inclusive(tag, r":_dl_relocate_object "),
+            "library constructors (_dl_init)": self.inclusive(tag, r":_dl_init "),
+            "main()": self.inclusive(tag, r"spot-deliver\.c:main "),
+            "http_global_init -> curl_global_init": self.inclusive(tag, r":http_global_init "),
+            "of which OPENSSL_init_ssl": self.inclusive(tag, r"OPENSSL_init_ssl "),
+            "hdr_format (GMime: g_mime_init, header list)": self.inclusive(tag, r":hdr_format "),
+            "scan_run (both requests, replies)": self.inclusive(tag, r":scan_run "),
+            "deliver_exec (memfd copy, exec)": self.inclusive(tag, r":deliver_exec "),
+        }
+
+    # ----- request checks (Expect, DNS, threads)
+    def request_checks(self):
+        sp = Spawner(os.path.join(WORK, "stderr.log"))
+        out = os.path.join(self.out_dir, "check.eml")
+        d = os.path.join(self.api_dir, "requests")
+        for n in os.listdir(d):
+            os.unlink(os.path.join(d, n))
+        r = sp.run(self.argv("sd-both", out), self.msgs["1m"])
+        self.verify("sd-both", "1m", out, r)
+        hdrs = []
+        for n in sorted(os.listdir(d)):
+            if n.endswith(".json"):
+                with open(os.path.join(d, n)) as f:
+                    hdrs += [h[0].lower() for h in json.load(f)["headers"]]
+        self.checks["no Expect header on a 1 MB POST (API request as recorded)"] = "expect" not in hdrs
+        strace = shutil.which("strace", path=ENV["PATH"])
+        if strace:
+            trace = os.path.join(WORK, "strace.txt")
+            r = sp.run([strace, "-f", "-qq", "-o", trace, "-e",
+                        "trace=clone,clone3,fork,vfork,connect,openat"] + self.argv("sd-both", out),
+                       self.msgs["5k"])
+            self.verify("sd-both", "5k", out, r)
+            with open(trace) as f:
+                t = f.read()
+            self.checks["no thread or process started before the exec (strace: clone/fork)"] = \
+                not re.search(r"\b(clone3?|v?fork)\(", t)
+            self.checks["no DNS: no connect to port 53, resolv.conf/hosts not opened (strace)"] = \
+                not re.search(r"htons\(53\)|resolv\.conf|/etc/hosts", t)
+            self.checks["TLS library initialised without https (openssl.cnf read, strace)"] = \
+                "openssl.cnf" in t
+
+    # ----- throughput
+    def throughput(self):
+        data = self.msgs["5k"]
+        cases = ["cat", "rspamc", "sd-rspamd", "sd-both"]
+        log("throughput: %d deliveries of %s, %d at a time, %s x %d" % (TP_N, "5k", TP_CONC,
+                                                                         " ".join(cases), TP_REPS))
+        sp = Spawner(os.path.join(WORK, "stderr.log"))
+        rspamd_pid = int(open(os.path.join(self.rspamd_dir, "run", "rspamd.pid")).read().strip())
+        hz = os.sysconf("SC_CLK_TCK")
+        res = {c: [] for c in cases}
+        for rep in range(TP_REPS):
+            for case in cases[rep % len(cases):] + cases[:rep % len(cases)]:
+                free = list(range(TP_CONC))
+                running = {}
+                started = done = 0
+                cpu = 0.0
+                srv0 = proc_cpu_ticks(rspamd_pid)
+                t0 = time.perf_counter()
+                while done < TP_N:
+                    while started < TP_N and free:
+                        slot = free.pop()
+                        out = os.path.join(self.out_dir, "tp-%02d.eml" % slot)
+                        pid, _, _ = sp.spawn(self.argv(case, out), data,
+                                             out if self.stdout_is_out(case) else None)
+                        running[pid] = (slot, out)
+                        started += 1
+                    pid, status, ru = os.wait4(-1, 0)
+                    if pid not in running:
+                        continue
+                    slot, out = running.pop(pid)
+                    self.verify(case, "5k", out, {"status": os.waitstatus_to_exitcode(status)})
+                    cpu += (ru.ru_utime + ru.ru_stime) * 1000.0
+                    free.append(slot)
+                    done += 1
+                wall = time.perf_counter() - t0
+                srv = (proc_cpu_ticks(rspamd_pid) - srv0) * 1000.0 / hz
+                res[case].append({"msgs_per_s": TP_N / wall, "cpu_ms_per_msg": cpu / TP_N,
+                                  "rspamd_cpu_ms_per_msg": srv / TP_N, "wall_s": wall})
+            self.clean_api_records()
+        self.tp = {c: {k: statistics.median([r[k] for r in rs]) for k in rs[0]} |
+                   {"runs": [round(r["msgs_per_s"], 1) for r in rs]} for c, rs in res.items()}
+
+    # ----- report
+    def machine(self):
+        def pkgver(p):
+            return subprocess.run(["dpkg-query", "-W", "-f", "${Version}", p],
+                                  capture_output=True, text=True).stdout or "?"
+        cpu = "?"
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+        try:
+            deb = open("/etc/debian_version").read().strip()
+        except OSError:
+            deb = "?"
+        return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem, 1),
+                "kernel": platform.release(), "debian": deb,
+                "rspamd": pkgver("rspamd"), "libcurl": pkgver("libcurl4"),
+                "gmime": pkgver("libgmime-3.0-0"), "valgrind": pkgver("valgrind"),
+                "python": platform.python_version()}
+
+    def evaluate(self):
+        t, ins = self.timings, self.instr
+        med = lambda s, c, m="cpu_ms": t[s][c][m]["median"]
+        tg = []
+        c5, r5, cat5 = med("5k", "sd-rspamd"), med("5k", "rspamc"), med("5k", "cat")
+        tg.append(("CPU per 5 KB message <= 1/5 of rspamc's",
+                   c5 <= r5 / 5, "%.2f ms = %.2fx rspamc (%.2f ms); limit %.2f ms"
+                   % (c5, c5 / r5, r5, r5 / 5)))
+        tg.append(("CPU per 5 KB message <= 3x the bare copy (cat)",
+                   c5 <= 3 * cat5, "%.2f ms = %.1fx cat (%.2f ms); limit %.2f ms"
+                   % (c5, c5 / cat5, cat5, 3 * cat5)))
+        i5 = ins["5k"]["sd-rspamd"]
+        tg.append(("<= 5 M instructions per delivery (callgrind, 5 KB)",
+                   i5 <= 5e6, "%.1f M (rspamc %.1f M, cat %.2f M; an empty main() with "
+                   "spot-deliver's libraries: %.1f M)" % (i5 / 1e6, ins["5k"]["rspamc"] / 1e6,
+                                                        ins["5k"]["cat"] / 1e6,
+                                                        ins["5k"]["linkfloor"] / 1e6)))
+        cat25 = med("25m", "cat")
+        for case, what in (("sd-rspamd", "not scanned (default scan_max_size 20M)"),
+                           ("sd-rspamd-30M", "scanned by Rspamd (scan_max_size=30M)"),
+                           ("sd-both-30M", "scanned by Rspamd and the API (scan_max_size=30M)")):
+            c = med("25m", case)
+            tg.append(("25 MB message: CPU <= 3x cat, %s" % what, c <= 3 * cat25,
+                       "%.1f ms = %.1fx cat (%.1f ms); rspamc %.1f ms" % (c, c / cat25, cat25,
+                                                                           med("25m", "rspamc"))))
+        for case in ("sd-rspamd", "sd-both", "sd-rspamd-30M", "sd-both-30M"):
+            rss = t["25m"][case]["rss_mib"]["max"]
+            tg.append(("25 MB message: peak RSS <= 32 MiB (%s)" % LABELS[case], rss <= 32,
+                       "max %.1f MiB over the runs (rspamc %.1f MiB)" % (rss, t["25m"]["rspamc"]["rss_mib"]["max"])))
+        for size, _, _ in SIZES:
+            both = "sd-both-30M" if size == "25m" else "sd-both"
+            rs = "sd-rspamd-30M" if size == "25m" else "sd-rspamd"
+            api = "sd-api-30M" if size == "25m" else "sd-api"
+            wb, wr, wa = med(size, both, "wall_ms"), med(size, rs, "wall_ms"), med(size, api, "wall_ms")
+            lim = max(wr, wa) + 10
+            tg.append(("wall with both scanners <= slower of the two + 10 ms (%s)" % size, wb <= lim,
+                       "%.1f ms; Rspamd only %.1f ms, API only %.1f ms (API delay %d ms): limit %.1f ms"
+                       % (wb, wr, wa, API_DELAY_MS, lim)))
+        for k, v in self.checks.items():
+            good = (not v) if k.startswith("TLS library initialised") else v
+            tg.append((k, good, "yes" if v else "no"))
+        tls = self.profile.get("of which OPENSSL_init_ssl", 0)
+        tg.append(("TLS initialised only when an https URL is used (callgrind)", tls == 0,
+                   "OPENSSL_init_ssl runs inside curl_global_init(CURL_GLOBAL_NOTHING): %.2f M "
+                   "instructions" % (tls / 1e6) if tls else "OpenSSL not initialised"))
+        s, r = self.tp["sd-rspamd"]["msgs_per_s"], self.tp["rspamc"]["msgs_per_s"]
+        b = self.tp["sd-both"]["msgs_per_s"]
+        tg.append(("throughput at %d concurrent deliveries >= rspamc's" % TP_CONC, s >= r,
+                   "%.1f msg/s = %.2fx rspamc (%.1f msg/s); with the API too %.1f msg/s"
+                   % (s, s / r, r, b)))
+        self.targets = tg
+
+    def report(self):
+        t, ins = self.timings, self.instr
+        L = []
+        now = datetime.datetime.now(datetime.timezone.utc)
+        m = self.machine()
+        L.append("# make bench: spot-deliver against rspamc and cat\n")
+        L.append("Generated by `make bench` (bench/bench.py) on %s UTC. Do not edit by hand.\n"
+                 % now.strftime("%Y-%m-%d %H:%M"))
+        L.append("Machine: %s, %d cores, %.0f GiB, Linux %s, Debian %s; rspamd %s, libcurl %s, "
+                 "GMime %s, valgrind %s, Python %s.\n"
+                 % (m["cpu"], m["cores"], m["mem_gib"], m["kernel"], m["debian"], m["rspamd"],
+                    m["libcurl"], m["gmime"], m["valgrind"], m["python"]))
+        L.append("## How it was measured\n")
+        L.append(
+            "- One private rspamd (scripts/rspamd-local, one normal worker, loopback DNS stub) and "
+            "the stand-in SPOT API (tests/spot-api.py, `delay=%d`: every answer comes %d ms after "
+            "the request) on 127.0.0.1. All of them run on the same %d cores as the clients.\n"
+            "- Messages from bench/genmail.py: a 2 KB header block (Received chain, DKIM-Signature, "
+            "a forged `X-SPOT-Is-Phishing` that spot-deliver strips), text and HTML parts, and a "
+            "base64 PDF attachment making up the size. Rspamd answers `no action` for all of them.\n"
+            "- Each delivery: this script writes the message into a pipe (as Postfix's pipe(8) "
+            "does); the client reads it on stdin; the final LDA is `bench/lda FILE` (copies stdin "
+            "to a file, no fsync) for rspamc and spot-deliver, and `cat > FILE` is the floor. "
+            "Every delivered file is checked (size, unchanged body, the scanners' headers).\n"
+            "- CPU = user + system time of the client's process tree from wait4(2) (rspamc and the "
+            "LDA it forks; spot-deliver and the LDA it execs); wall = spawn to reap; peak RSS = "
+            "wait4's ru_maxrss (the largest process of the tree, spot-deliver's before its exec "
+            "included). Cases run interleaved in a rotating order; one warm-up round is dropped; "
+            "the tables give the median and the interquartile range [p25-p75] (RSS: the maximum).\n"
+            "- Instructions: `valgrind --tool=callgrind --trace-children=no --dump-before=execve`, "
+            "one delivery, user-space instructions (Ir) of the client process only, from its first "
+            "instruction (dynamic loader included): for spot-deliver everything before it execs "
+            "the LDA (the same LDA-mode command line as the timed runs); for rspamc the parent "
+            "process (the forked LDA runs natively and is not counted); for cat the whole "
+            "process (it is its own LDA). The kernel's work (copying the bytes) is not in Ir.\n"
+            "- `scan_max_size` defaults to 20 MiB: **the 25 MB message is delivered by "
+            "spot-deliver without any scan** (`X-Spam-Scanner: rspamd; skipped ...`, "
+            "`X-SPOT-Status: skipped`); the `scan_max_size=30M` rows scan it. rspamc has no such "
+            "limit and sends all 25 MB to rspamd, whose own limit (`max_message`, 50 MiB by "
+            "default) is above it: it is scanned (checked: rspamc adds its `X-Spam-*` headers).\n"
+            % (API_DELAY_MS, API_DELAY_MS, m["cores"]))
+        L.append("## Per delivery\n")
+        L.append("| size | client | CPU ms | CPU / cat | CPU / rspamc | wall ms | peak RSS MiB "
+                 "| instructions (M) | instr. / cat | instr. / rspamc |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        fmt = lambda s, d=2: "%.*f [%.*f-%.*f]" % (d, s["median"], d, s["p25"], d, s["p75"])
+        for size, _, _ in SIZES:
+            n = len(self.msgs[size])
+            cat_cpu = t[size]["cat"]["cpu_ms"]["median"]
+            rc_cpu = t[size]["rspamc"]["cpu_ms"]["median"]
+            cat_i, rc_i = ins[size].get("cat"), ins[size].get("rspamc")
+            for case in self.cases_for(size):
+                s = t[size][case]
+                c = s["cpu_ms"]["median"]
+                i = ins[size].get(case)
+                d = 1 if c >= 100 else 2
+                L.append("| %s (%s B) | %s | %s | %s | %s | %s | %.1f | %s | %s | %s |" % (
+                    size, format(n, ","), LABELS[case], fmt(s["cpu_ms"], d),
+                    "%.2fx" % (c / cat_cpu), "%.2fx" % (c / rc_cpu),
+                    fmt(s["wall_ms"], 1), s["rss_mib"]["max"],
+                    "%.2f" % (i / 1e6) if i else "-",
+                    "%.1fx" % (i / cat_i) if i and cat_i else "-",
+                    "%.2fx" % (i / rc_i) if i and rc_i else "-"))
+        L.append("")
+        L.append("Repetitions per size: %s. The `linkfloor` row is no delivery: an empty `main()` "
+                 "linked against the same shared libraries as spot-deliver (%s), run the same way: "
+                 "what any program of that link set pays before its first line of code.\n"
+                 % (", ".join("%s %d" % (s, t[s]["cat"]["cpu_ms"]["n"]) for s, _, _ in SIZES),
+                    "same NEEDED list" if self.linkfloor_same else "NOTE: NEEDED lists differ"))
+        L.append("## Throughput (%d deliveries of the 5 KB message, %d at a time)\n" % (TP_N, TP_CONC))
+        L.append("| client | messages/s (median) | runs | client CPU ms/msg | rspamd CPU ms/msg | / rspamc |")
+        L.append("|---|---|---|---|---|---|")
+        r = self.tp["rspamc"]["msgs_per_s"]
+        for case, v in self.tp.items():
+            L.append("| %s | %.1f | %s | %.2f | %.2f | %.2fx |" % (
+                LABELS[case], v["msgs_per_s"], ", ".join("%.1f" % x for x in v["runs"]),
+                v["cpu_ms_per_msg"], v["rspamd_cpu_ms_per_msg"], v["msgs_per_s"] / r))
+        L.append("")
+        L.append("rspamd runs one normal worker here (scripts/rspamd-local): at %d at a time it is "
+                 "the bottleneck for every scanning client, and it shares the %d cores with the "
+                 "clients, so what a client saves in CPU shows up as throughput.\n"
+                 % (TP_CONC, m["cores"]))
+        L.append("## Where one 5 KB delivery's instructions go (spot-deliver, Rspamd only)\n")
+        L.append("| part (inclusive, callgrind) | instructions (M) | share |")
+        L.append("|---|---|---|")
+        tot = self.profile["total"]
+        for k, v in self.profile.items():
+            L.append("| %s | %.2f | %.0f%% |" % (k, v / 1e6, 100.0 * v / tot))
+        L.append("")
+        L.append("## Targets (issue 8)\n")
+        L.append("| target | result | measured |")
+        L.append("|---|---|---|")
+        for name, ok, detail in self.targets:
+            L.append("| %s | %s | %s |" % (name, "met" if ok else "**missed**", detail))
+        L.append("")
+        L.append(self.why_missed())
+        L.append("Raw numbers: bench/work/results.json (not committed). Plot: bench/results.png "
+                 "(CPU and peak RSS against message size, log scales).\n")
+        text = "\n".join(L)
+        with open(os.path.join(HERE, "results.md"), "w") as f:
+            f.write(text)
+        with open(os.path.join(WORK, "results.json"), "w") as f:
+            json.dump({"timings": t, "instructions": ins, "throughput": self.tp,
+                       "profile": self.profile, "checks": self.checks, "machine": m,
+                       "targets": [[a, b, c] for a, b, c in self.targets]}, f, indent=1)
+        return text
+
+    def why_missed(self):
+        p = self.profile
+        tot = p["total"]
+        missed = [n for n, ok, _ in self.targets if not ok]
+        if not missed:
+            return "All targets met.\n"
+        L = ["### Why targets are missed\n"]
+        dl = p["dynamic loader (_dl_start)"]
+        lf = self.instr["5k"]["linkfloor"]
+        if any(n.startswith("<= 5 M") or n.startswith("CPU per 5 KB") for n in missed):
+            L.append(
+                "- **Start-up of the link set, not spot-deliver's own work.** Of %.1f M "
+                "instructions per 5 KB delivery, the dynamic loader takes %.1f M (%.0f%%), almost "
+                "all of it symbol relocation, and library constructors another %.1f M: spot-deliver "
+                "links libgmime-3.0, libcurl and libcjson, which pull in %s shared objects "
+                "(Debian's libcurl brings OpenSSL, GnuTLS, nettle, Kerberos, LDAP, SASL, libssh2, "
+                "librtmp, nghttp2, libpsl, libidn2, brotli, zstd; GMime brings GIO, gpgme). An "
+                "empty main() linked the same way costs %.1f M instructions and %.2f ms CPU, "
+                "against %.2f M and %.2f ms for cat. main() itself (config, read, both requests, "
+                "parsing, header rewrite, the copy for the LDA) is %.1f M."
+                % (tot / 1e6, dl / 1e6, 100.0 * dl / tot, p["library constructors (_dl_init)"] / 1e6,
+                   self.nlibs, lf / 1e6, self.timings["5k"]["linkfloor"]["cpu_ms"]["median"],
+                   self.instr["5k"]["cat"] / 1e6, self.timings["5k"]["cat"]["cpu_ms"]["median"],
+                   p["main()"] / 1e6))
+        if p.get("of which OPENSSL_init_ssl"):
+            L.append(
+                "- **OpenSSL is initialised on every run.** src/http.c:http_global_init passes "
+                "CURL_GLOBAL_NOTHING without an https URL, but libcurl ignores that flag for TLS "
+                "since 7.57 (this is %s): curl_global_init() runs OPENSSL_init_ssl(), which reads "
+                "/usr/lib/ssl/openssl.cnf: %.2f M instructions (%.0f%% of a delivery)."
+                % (self.machine()["libcurl"], p["of which OPENSSL_init_ssl"] / 1e6,
+                   100.0 * p["of which OPENSSL_init_ssl"] / tot))
+        if any(n.startswith("25 MB message: CPU") for n in missed):
+            L.append(
+                "- **25 MB: the body is copied more often than cat copies it.** Read into a 1 MiB "
+                "buffer and then a spool file (src/msg.c:msg_read, spool_rest), sent to each "
+                "scanner with pread (src/http.c:on_read), then copied again into a second spool "
+                "file for the LDA (src/deliver.c:copy_for_lda; the LDA then reads it): about "
+                "three kernel copies of 25 MB before the LDA's own, plus one per scanner.")
+        if any(n.startswith("wall with both") for n in missed):
+            L.append("- **Wall time with both scanners**: see the numbers above; both requests "
+                     "start together over one curl multi handle.")
+        if any(n.startswith("throughput") for n in missed):
+            L.append("- **Throughput**: see the throughput table.")
+        return "\n".join(L) + "\n"
+
+    def plot(self):
+        dat = os.path.join(WORK, "plot.dat")
+        series = [("cat", "cat > file (floor)"), ("rspamc", "rspamc --mime --exec"),
+                  ("sd-rspamd", "spot-deliver, Rspamd"), ("sd-both", "spot-deliver, Rspamd + API")]
+        with open(dat, "w") as f:
+            for case, _ in series:
+                f.write("# %s\n" % case)
+                for size, _, _ in SIZES:
+                    s = self.timings[size][case]
+                    f.write("%d %.4f %.4f %.4f %.3f\n" % (len(self.msgs[size]), s["cpu_ms"]["median"],
+                                                          s["cpu_ms"]["p25"], s["cpu_ms"]["p75"],
+                                                          s["rss_mib"]["max"]))
+                f.write("\n\n")
+            for case in ("sd-rspamd-30M", "sd-both-30M"):
+                s = self.timings["25m"][case]
+                f.write("# %s\n%d %.4f %.4f %.4f %.3f\n\n\n" % (
+                    case, len(self.msgs["25m"]), s["cpu_ms"]["median"], s["cpu_ms"]["p25"],
+                    s["cpu_ms"]["p75"], s["rss_mib"]["max"]))
+        png = os.path.join(HERE, "results.png")
+        styles = ["lc rgb '#555555' pt 7", "lc rgb '#d62728' pt 5", "lc rgb '#1f77b4' pt 9",
+                  "lc rgb '#2ca02c' pt 11"]
+        cpu_plots = ", ".join("'%s' index %d using 1:2:3:4 with yerrorlines %s lw 2 title '%s'"
+                              % (dat, i, styles[i], title) for i, (_, title) in enumerate(series))
+        cpu_plots += (", '%s' index 4 using 1:2 with points lc rgb '#1f77b4' pt 4 ps 2 "
+                      "title 'spot-deliver, Rspamd, 25 MB scanned (scan\\_max\\_size=30M)'"
+                      ", '%s' index 5 using 1:2 with points lc rgb '#2ca02c' pt 10 ps 2 "
+                      "title 'spot-deliver, Rspamd + API, 25 MB scanned'" % (dat, dat))
+        rss_plots = ", ".join("'%s' index %d using 1:5 with linespoints %s lw 2 title '%s'"
+                              % (dat, i, styles[i], title) for i, (_, title) in enumerate(series))
+        rss_plots += (", '%s' index 4 using 1:5 with points lc rgb '#1f77b4' pt 4 ps 2 notitle"
+                      ", '%s' index 5 using 1:5 with points lc rgb '#2ca02c' pt 10 ps 2 notitle"
+                      ", 32 with lines dt 2 lc rgb 'black' title 'target: 32 MiB at 25 MB'"
+                      % (dat, dat))
+        script = """
+set terminal pngcairo size 1400,600 font 'DejaVu Sans,10'
+set output '%s'
+set multiplot layout 1,2 title 'spot-deliver vs rspamc vs cat: one delivery, client side (median, IQR bars), %s'
+set logscale x
+set xlabel 'message size (bytes)'
+set format x '10^{%%L}'
+set grid
+set key top left
+set logscale y
+set ylabel 'client CPU per delivery (ms, user+sys of the process tree)'
+set title 'CPU time'
+plot %s
+unset logscale y
+set ylabel 'peak RSS (MiB, ru\\_maxrss of the tree)'
+set title 'Peak RSS'
+set yrange [0:*]
+plot %s
+unset multiplot
+""" % (png, datetime.date.today().isoformat(), cpu_plots, rss_plots)
+        gp = os.path.join(WORK, "plot.gp")
+        with open(gp, "w") as f:
+            f.write(script)
+        sh(["gnuplot", gp])
+
+    def main(self):
+        t0 = time.time()
+        self.check_tools()
+        self.build_helpers()
+        self.nlibs = len([l for l in subprocess.run(["ldd", self.bin], capture_output=True,
+                                                    text=True).stdout.splitlines()
+                          if "=>" in l or l.strip().startswith("/")])
+        self.gen_messages()
+        try:
+            self.start_servers()
+            self.write_configs()
+            self.timed()
+            self.throughput()
+            self.callgrind()
+            self.request_checks()
+        finally:
+            self.stop_servers()
+        self.evaluate()
+        text = self.report()
+        self.plot()
+        print()
+        print(text)
+        log("done in %.0f s: bench/results.md, bench/results.png" % (time.time() - t0))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--bin", required=True, help="the spot-deliver binary to measure")
+    ap.add_argument("--reps-scale", type=float, default=1.0,
+                    help="multiply the repetitions per size (at least 3)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a fast trial run: a quarter of the repetitions, less callgrind")
+    args = ap.parse_args()
+    if args.quick:
+        args.reps_scale *= 0.25
+    os.makedirs(WORK, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    Bench(args).main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+# tests/faults/faultlib.sh: what the fault tests (tests/faults/NNNN-*.t) share.
+# Source it instead of tests/lib.sh (it sources lib.sh itself):
+#     . "$(dirname "$0")/faultlib.sh"
+#
+# Sets, besides what tests/lib.sh sets (with ROOT fixed to the repository root):
+#   FAULTS     this directory
+#   SLACK_MS   how long after its deadline a run may end ($SPOT_TEST_SLACK_MS, default 1000)
+#   MSG        a 150 KB test message (multipart, CRLF, an attachment): with -o spool_threshold=64K
+#              it is spooled, and its upload to a scanner takes more than one write
+#   COMBOS     "blocking/allow blocking/block tag-only/allow tag-only/block"
+#
+# Functions:
+#   start_bad                   starts tests/faults/badserver.py; sets BAD (http://127.0.0.1:PORT),
+#                               BAD_REC (its record file), BAD_FILES (the directory of its file/NAME
+#                               answers, $T/replies)
+#   closed_url                  prints a loopback URL nobody listens on
+#   sd_run NAME [RUNOPTS...] -- ARGS...
+#                               runs "$BIN" ARGS through tests/faults/run.py (RUNOPTS are its options:
+#                               --stdin, --stdout, --signal...; stdout and stderr default to
+#                               $T/NAME.out and $T/NAME.err); sets R_KIND (exit, signal, timeout),
+#                               R_CODE and R_MS
+#   body_same A B               A and B have the same bytes after their top header block (msgpart.py)
+#   enh_code FILE               the enhanced status code of the first line of FILE that starts
+#                               with one, or "-"
+#   expect NAME DESC KIND ...   one TAP line for the run NAME, and the table cell in CELL:
+#       expect NAME DESC deliver CODE INPUT [MARK]
+#           exit CODE, delivered exactly once (T/NAME.cap.count has one line), the bytes after
+#           the header block identical to INPUT's, and MARK ("Name: ERE") among the headers
+#       expect NAME DESC refuse CODE ENH
+#           exit CODE (not 0), the LDA never ran, the status line starts with ENH
+#       expect NAME DESC lda STATUS INPUT
+#           STATUS ("exit N" or "signal N") is what the LDA itself ended with, it ran once, and it
+#           was given the whole message
+#     BOUND_MS, when set, also requires the run to end within BOUND_MS + SLACK_MS.
+#   row SECTION CELLS...        one result table row (tab-separated) for write_report
+#   write_report ID TITLE INTRO COLUMNS...
+#                               replaces the section ID of docs/reliability.md with a table of this
+#                               run's rows (not when SPOT_FAULTS_REPORT=0)
+FAULTS=$(cd "$(dirname "$0")" && pwd)
+_faults_root=$(cd "$FAULTS/../.." && pwd)
+case ${SPOT_TEST_BIN:-} in
+'') SPOT_TEST_BIN=$_faults_root/spot-deliver ;;
+/*) ;;
+*) SPOT_TEST_BIN=$PWD/$SPOT_TEST_BIN ;;
+esac
+export SPOT_TEST_BIN
+# shellcheck source=tests/lib.sh
+. "$FAULTS/../lib.sh"
+ROOT=$_faults_root
+unset SPOT_API_KEY
+while read -r _v; do unset "$_v"; done < <(compgen -e | grep '^SPOT_DELIVER_' || true)
+
+SLACK_MS=${SPOT_TEST_SLACK_MS:-1000}
+COMBOS="blocking/allow blocking/block tag-only/allow tag-only/block"
+LDA=$ROOT/tests/lda-capture
+RESULTS=$T/results.tsv
+: >"$RESULTS"
+
+part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
+
+# The test message: CRLF, multipart with a 140 KB base64 attachment, a forged X-Spam-Flag and
+# X-SPOT-Status in the top block, a message/rfc822 part with its own X-Spam header.
+MSG=$T/msg.eml
+"$PY" - "$MSG" <<'EOF'
+import base64, sys
+att = base64.encodebytes(bytes((i * 7 + 3) % 256 for i in range(105000))).replace(b"\n", b"\r\n")
+parts = [
+    b"From: Alice <alice@example.org>",
+    b"To: Bob <bob@example.net>",
+    b"Subject: fault matrix",
+    b"Date: Mon, 02 Feb 2026 10:00:00 +0000",
+    b"Message-ID: <fault-matrix@example.org>",
+    b"X-Spam-Flag: YES",
+    b"X-SPOT-Status: analyzed",
+    b"MIME-Version: 1.0",
+    b'Content-Type: multipart/mixed; boundary="b1"',
+    b"",
+    b"--b1",
+    b"Content-Type: text/plain; charset=utf-8",
+    b"",
+    b"Hello Bob,\r\nthe attachment follows.",
+    b"--b1",
+    b"Content-Type: message/rfc822",
+    b"",
+    b"From: inner@example.org\r\nX-Spam: Yes\r\nSubject: inner\r\n\r\ninner body",
+    b"--b1",
+    b"Content-Type: application/octet-stream",
+    b"Content-Transfer-Encoding: base64",
+    b'Content-Disposition: attachment; filename="data.bin"',
+    b"",
+    att + b"--b1--",
+    b"",
+]
+open(sys.argv[1], "wb").write(b"\r\n".join(parts))
+EOF
+
+start_bad() {
+	BAD_REC=$T/bad.record
+	BAD_FILES=$T/replies
+	mkdir -p "$BAD_FILES"
+	"$PY" "$FAULTS/badserver.py" --record "$BAD_REC" --files "$BAD_FILES" \
+		--pidfile "$T/bad.pid" </dev/null >"$T/bad.out" 2>"$T/bad.log" &
+	at_exit kill "$!"
+	local i
+	for i in $(seq 100); do
+		grep -q '^ready' "$T/bad.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	grep -q '^ready' "$T/bad.out" || bail_out "badserver did not start: $(cat "$T/bad.log")"
+	BAD=http://127.0.0.1:$(sed -n 's/^ready //p' "$T/bad.out")
+}
+
+closed_url() {
+	echo "http://127.0.0.1:$(free_port)"
+}
+
+sd_run() {
+	local name=$1 line
+	shift
+	local opts=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
+	line=$("$PY" "$FAULTS/run.py" --stdout "$T/$name.out" --stderr "$T/$name.err" "${opts[@]}" \
+		-- "$BIN" "$@")
+	read -r R_KIND R_CODE R_MS <<<"$line"
+	printf '%s\n' "$line" >"$T/$name.res"
+}
+
+body_same() {
+	cmp -s <(part body "$1") <(part body "$2")
+}
+
+enh_code() {
+	local w
+	w=$(grep -a -m 1 -E '^[245]\.[0-9]{1,3}\.[0-9]{1,3}( |$)' "$1" 2>/dev/null | awk '{print $1}')
+	echo "${w:--}"
+}
+
+count_runs() {
+	if [ -e "$1.count" ]; then wc -l <"$1.count" | tr -d ' '; else echo 0; fi
+}
+
+# The enhanced status code of the run NAME's status line: on stdout with an LDA, on stderr in
+# filter mode.
+_status_code() {
+	local c
+	c=$(enh_code "$T/$1.out")
+	[ "$c" != - ] || c=$(enh_code "$T/$1.err")
+	echo "$c"
+}
+
+expect() {
+	local name=$1 desc=$2 kind=$3 why=() cap=$T/$1.cap n enh
+	shift 3
+	n=$(count_runs "$cap")
+	case $kind in
+	deliver)
+		local code=$1 input=$2 mark=${3:-}
+		[ "$R_KIND $R_CODE" = "exit $code" ] || why+=("ended with $R_KIND $R_CODE, want exit $code")
+		[ "$n" = 1 ] || why+=("delivered $n times")
+		if [ -e "$cap" ] && ! body_same "$input" "$cap"; then why+=("body changed"); fi
+		if [ -n "$mark" ] && [ -e "$cap" ] && ! part head "$cap" | grep -a -q -E "^$mark"; then
+			why+=("no $mark header")
+		fi
+		CELL="$code, delivered 1×, body ≡${mark:+, \`${mark%%:*}\`}"
+		;;
+	refuse)
+		local code=$1 want=$2
+		enh=$(_status_code "$name")
+		[ "$R_KIND $R_CODE" = "exit $code" ] || why+=("ended with $R_KIND $R_CODE, want exit $code")
+		[ "$n" = 0 ] || why+=("delivered $n times, want none")
+		[ "$enh" = "$want" ] || why+=("status line code $enh, want $want")
+		CELL="$code $want, not delivered"
+		;;
+	lda)
+		local status=$1 input=$2
+		[ "$R_KIND $R_CODE" = "$status" ] || why+=("ended with $R_KIND $R_CODE, want $status")
+		[ "$n" = 1 ] || why+=("the LDA ran $n times")
+		if [ -e "$cap" ] && ! body_same "$input" "$cap"; then why+=("the LDA did not get the whole body"); fi
+		CELL="${status#exit } (the LDA's), LDA ran 1× with the whole message"
+		;;
+	*)
+		bail_out "expect: unknown kind $kind"
+		;;
+	esac
+	if [ -n "${BOUND_MS:-}" ] && [ "$R_MS" -gt $((BOUND_MS + SLACK_MS)) ]; then
+		why+=("took $R_MS ms, more than $BOUND_MS + $SLACK_MS ms")
+	fi
+	if [ ${#why[@]} -eq 0 ]; then
+		ok 0 "$desc: $CELL"
+	else
+		ok 1 "$desc"
+		diag "${why[@]}" "run: $(cat "$T/$name.res")"
+		diag_file "$T/$name.out" 5
+		diag_file "$T/$name.err" 10
+		CELL="**FAIL**: ${why[*]}"
+	fi
+}
+
+row() {
+	local IFS=$'\t'
+	printf '%s\n' "$*" >>"$RESULTS"
+}
+
+write_report() {
+	[ "${SPOT_FAULTS_REPORT:-1}" = 0 ] && return 0
+	"$PY" "$FAULTS/report.py" "$ROOT/docs/reliability.md" "$RESULTS" "$@" ||
+		diag "could not write docs/reliability.md"
+}
