@@ -17,10 +17,14 @@
 #include "envelope.h"
 #include "log.h"
 #include "run.h"
+#include "selftest.h"
+#include "stats.h"
 #include "util.h"
 
 #define EX_OK 0
 #define EX_DATAERR 65
+#define EX_UNAVAILABLE 69
+#define EX_IOERR 74
 #define EX_TEMPFAIL 75
 #define EX_NOPERM 77
 #define EX_CONFIG 78
@@ -36,7 +40,7 @@ enum {
 	OPT_USER, OPT_RSPAMD_URL, OPT_NO_RSPAMD, OPT_MODE, OPT_TIMEOUT,
 	OPT_CONNECT_TIMEOUT, OPT_ON_TIMEOUT, OPT_API_URL, OPT_API_KEY_FILE,
 	OPT_API_KEY, OPT_ANALYSIS_TIMEOUT, OPT_HANDOFF, OPT_PHISHING_ACTION,
-	OPT_LOG, OPT_CHECK, OPT_CHECK_CONFIG,
+	OPT_LOG, OPT_CHECK, OPT_CHECK_CONFIG, OPT_STATS, OPT_SELFTEST,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +68,8 @@ static const struct option long_options[] = {
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "check", no_argument, NULL, OPT_CHECK },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "selftest", no_argument, NULL, OPT_SELFTEST },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +109,8 @@ struct cli {
 	char *const *lda;
 	int check;
 	int check_config;
+	int stats;
+	int selftest;
 	int filter_mode;    /* stdout carries the message: status lines go to stderr */
 	char error[CONFIG_ERR_SIZE];
 };
@@ -133,9 +141,12 @@ usage(FILE *fp)
 	    "      --log SINK             syslog (default), stderr or none\n"
 	    "      --check                print the verdict as JSON, deliver nothing\n"
 	    "      --check-config         print the effective settings and exit\n"
+	    "      --stats                print the counters (Prometheus text format)\n"
+	    "      --selftest             probe every server and the LDA, deliver nothing\n"
 	    "  -V, --version              print the version\n"
 	    "  -h, --help                 print this help\n"
-	    "Exit: 0 delivered, 65 bad input, 75 try again later, 77 rejected.\n"
+	    "Exit: 0 delivered, 65 bad input, 75 try again later, 77 rejected;\n"
+	    "78 bad config from --check-config, 69 a failed --selftest check.\n"
 	    "See spot-deliver(1) and spot-deliver.conf(5).\n", fp);
 }
 
@@ -217,6 +228,8 @@ parse_args(struct cli *c, int argc, char **argv)
 		case OPT_USER: c->env.user = optarg; break;
 		case OPT_CHECK: c->check = 1; break;
 		case OPT_CHECK_CONFIG: c->check_config = 1; break;
+		case OPT_STATS: c->stats = 1; break;
+		case OPT_SELFTEST: c->selftest = 1; break;
 		case OPT_API_KEY:
 			snprintf(c->error, sizeof(c->error), "--api-key is refused: "
 			    "a key in argv is visible to every user in ps(1); put it "
@@ -368,9 +381,23 @@ main(int argc, char **argv)
 		load_config(&c, &cfg, warn, sizeof(warn));
 	config_protect_secrets(&cfg);
 	c.filter_mode = c.lda == NULL && !cfg.handoff;
-	log_open(c.check_config ? LOG_SINK_STDERR : cfg.log);
+	log_open(c.check_config || c.stats || c.selftest ? LOG_SINK_STDERR : cfg.log);
 	if (warn[0] != '\0')
 		log_warn("%s", warn);
+	/* the tools for people: not a delivery, so not every doubt is 75 */
+	if ((c.stats || c.selftest) && c.error[0] != '\0') {
+		fprintf(stderr, "spot-deliver: %s\n", c.error);
+		rc = EX_CONFIG;
+		goto out;
+	}
+	if (c.stats) {
+		rc = stats_print(&cfg, stdout) == 0 && fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+		goto out;
+	}
+	if (c.selftest) {
+		rc = selftest_run(&cfg, c.lda, stdout) == 0 ? EX_OK : EX_UNAVAILABLE;
+		goto out;
+	}
 	if (c.check_config) {
 		if (c.error[0] != '\0') {
 			fprintf(stderr, "spot-deliver: %s\n", c.error);

@@ -246,3 +246,20 @@ http_engine_step(struct http_engine *e, long timeout_ms)
 	curl_multi_perform(e->multi, &running);
 	return http_engine_done(e);
 }
+
+int
+http_perform(struct http_req *r, long timeout_ms)
+{
+	struct http_engine e;
+	struct http_req *done = NULL;
+	int64_t deadline = now_ms() + timeout_ms, now;
+
+	http_engine_init(&e);
+	http_engine_add(&e, r);
+	while (done == NULL && (now = now_ms()) < deadline)
+		done = http_engine_step(&e, deadline - now < 100 ? (long)(deadline - now) : 100);
+	if (done == NULL)
+		http_engine_remove(&e, r);
+	http_engine_free(&e);
+	return done != NULL ? 0 : -1;
+}

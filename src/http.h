@@ -52,5 +52,8 @@ void http_engine_remove(struct http_engine *e, struct http_req *r);
  * next finished request (its result and status set) or NULL. */
 struct http_req *http_engine_step(struct http_engine *e, long timeout_ms);
 struct http_req *http_engine_done(struct http_engine *e);
+/* One request on its own, at most timeout_ms: 0 when it finished (result
+ * and status set), -1 when the time ran out. */
+int http_perform(struct http_req *r, long timeout_ms);
 
 #endif

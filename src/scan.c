@@ -334,46 +334,34 @@ scan_run(const struct scan_params *p, struct scan_result *sr)
 enum scan_state
 scan_handoff(const struct scan_params *p, char *err, size_t errlen)
 {
-	struct scan s = { p->cfg, p->env, p->m, p->idem_key, NULL, p->events, { 0 } };
 	struct http_req req;
-	struct http_req *done;
 	struct target t;
 	enum scan_state st = SCAN_FAILED;
 	long timeout;
 
 	memset(&req, 0, sizeof(req));
-	http_engine_init(&s.eng);
 	target_init(&t, p->api, p->state, p->seed,
 	    now_ms() + p->cfg->analysis_timeout_ms);
 	snprintf(err, errlen, "no API server to ask");
-	while (st == SCAN_FAILED && (timeout = target_next(&t)) > 0) {
+	while ((timeout = target_next(&t)) > 0) {
 		http_req_free(&req);
 		spot_request(&req, t.url, p->cfg, p->env, p->m, p->idem_key, timeout);
-		http_engine_add(&s.eng, &req);
-		done = NULL;
-		while (done == NULL && now_ms() < t.attempt_deadline)
-			done = http_engine_step(&s.eng,
-			    until(t.attempt_deadline, now_ms(), SLICE_MS));
-		if (done == NULL) {
-			http_engine_remove(&s.eng, &req);
+		if (http_perform(&req, timeout) != 0) {
 			snprintf(err, errlen, "no answer within %ld ms", timeout);
-			upstream_event(p->events, t.url, 0);
-			continue;
-		}
-		if (req.result == CURLE_OK && req.status / 100 == 2) {
+		} else if (req.result == CURLE_OK && req.status / 100 == 2) {
 			upstream_event(p->events, t.url, 1);
 			st = SCAN_DONE;
 			break;
-		}
-		http_req_error(&req, err, errlen);
-		if (!failover_worthy(&req)) {
-			if (req.status == 401 || req.status == 403)
-				st = SCAN_AUTH;
-			break;
+		} else {
+			http_req_error(&req, err, errlen);
+			if (!failover_worthy(&req)) {
+				if (req.status == 401 || req.status == 403)
+					st = SCAN_AUTH;
+				break;
+			}
 		}
 		upstream_event(p->events, t.url, 0);
 	}
 	http_req_free(&req);
-	http_engine_free(&s.eng);
 	return st;
 }

@@ -4,7 +4,7 @@
 Prints one line: "exit N MS", "signal N MS" or "timeout - MS" (MS: the
 elapsed wall-clock milliseconds from the fork to the end of the command).
 
-  --stdin FILE|closed     FILE (default /dev/null), or fd 0 not open at all
+  --stdin FILE|closed     FILE (default: run.py's own stdin), or fd 0 not open at all
   --stdout FILE|closed|full|epipe|epipe-after=N
                           FILE (default /dev/null); fd 1 not open; /dev/full;
                           a pipe whose reading end is closed before the start;
@@ -33,7 +33,7 @@ def count_lines(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--stdin", default="/dev/null")
+    ap.add_argument("--stdin", default="-")
     ap.add_argument("--stdout", default="/dev/null")
     ap.add_argument("--stderr", default="/dev/null")
     ap.add_argument("--signal")
@@ -53,6 +53,8 @@ def main():
     if a.stdin == "closed":
         close.append(0)
         stdin = subprocess.DEVNULL
+    elif a.stdin == "-":
+        stdin = None
     else:
         stdin = open(a.stdin, "rb")
     if a.stdout == "closed":

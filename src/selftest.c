@@ -1,0 +1,151 @@
+#include "selftest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "upstream.h"
+#include "util.h"
+
+static int
+report(FILE *fp, int ok, const char *what, const char *url, const char *detail,
+    int64_t ms)
+{
+	if (ms >= 0)
+		fprintf(fp, "%s %s %s: %s (%lld ms)\n", ok ? "ok  " : "FAIL", what,
+		    url, detail, (long long)ms);
+	else
+		fprintf(fp, "%s %s %s: %s\n", ok ? "ok  " : "FAIL", what, url, detail);
+	return !ok;
+}
+
+/* Rspamd's normal worker answers GET /ping with "pong". */
+static int
+probe_rspamd(const struct config *cfg, const char *url, FILE *fp)
+{
+	struct http_req r;
+	char err[256];
+	int64_t t0 = now_ms();
+	int ok;
+
+	http_req_init(&r, url, "/ping", (long)cfg->connect_timeout_ms,
+	    (long)cfg->timeout_ms, NULL);
+	if (http_perform(&r, (long)cfg->timeout_ms) != 0)
+		snprintf(err, sizeof(err), "no answer within %u ms", cfg->timeout_ms);
+	else if (r.result == CURLE_OK && r.status == 200)
+		snprintf(err, sizeof(err), "answers");
+	else
+		http_req_error(&r, err, sizeof(err));
+	ok = r.result == CURLE_OK && r.status == 200;
+	http_req_free(&r);
+	return report(fp, ok, "rspamd", url, err, now_ms() - t0);
+}
+
+/* A poll for a job that does not exist: 404 means the server is there and
+ * took our key (docs/spot-api.md), 401/403 that it refused the key. */
+static int
+probe_api(const struct config *cfg, const char *url, FILE *fp)
+{
+	struct http_tls tls = { cfg->api_ca_file, cfg->api_tls_verify };
+	struct buf b = { 0 };
+	struct http_req r;
+	char err[256];
+	int64_t t0 = now_ms();
+	int ok = 0;
+
+	buf_printf(&b, "%s%sspot-deliver-selftest", url,
+	    url[0] && url[strlen(url) - 1] == '/' ? "" : "/");
+	http_req_init(&r, b.data, "", (long)cfg->connect_timeout_ms,
+	    (long)cfg->analysis_timeout_ms, &tls);
+	buf_free(&b);
+	buf_printf(&b, "Bearer %s", cfg->api_key);
+	http_req_header(&r, "Authorization", b.data);
+	explicit_bzero(b.data, b.len);
+	buf_free(&b);
+	if (http_perform(&r, (long)cfg->analysis_timeout_ms) != 0) {
+		snprintf(err, sizeof(err), "no answer within %u ms",
+		    cfg->analysis_timeout_ms);
+	} else if (r.result != CURLE_OK) {
+		http_req_error(&r, err, sizeof(err));
+	} else if (r.status == 401 || r.status == 403) {
+		snprintf(err, sizeof(err), "key refused (HTTP %ld)", r.status);
+	} else if (r.status == 404 || r.status / 100 == 2) {
+		snprintf(err, sizeof(err), "key accepted");
+		ok = 1;
+	} else {
+		http_req_error(&r, err, sizeof(err));
+	}
+	http_req_free(&r);
+	return report(fp, ok, "api", url, err, now_ms() - t0);
+}
+
+static int
+probe_lda(char *const *lda, FILE *fp)
+{
+	const char *path, *p, *end;
+	char file[4096];
+	int r;
+
+	if (lda == NULL)
+		return report(fp, 1, "lda", "-", "none: filter mode, the message "
+		    "goes to stdout", -1);
+	if (strchr(lda[0], '/') != NULL) {
+		if (access(lda[0], X_OK) == 0)
+			return report(fp, 1, "lda", lda[0], "executable", -1);
+		return report(fp, 0, "lda", lda[0], strerror(errno), -1);
+	}
+	path = getenv("PATH");
+	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		r = snprintf(file, sizeof(file), "%.*s/%s", (int)(end - p),
+		    end == p ? "." : p, lda[0]);
+		if (r > 0 && (size_t)r < sizeof(file) && access(file, X_OK) == 0)
+			return report(fp, 1, "lda", file, "executable", -1);
+		if (*end == '\0')
+			break;
+	}
+	return report(fp, 0, "lda", lda[0], "not found in PATH", -1);
+}
+
+static void
+note_state_dir(const struct config *cfg, FILE *fp)
+{
+	if (access(cfg->state_dir, W_OK) == 0)
+		fprintf(fp, "ok   state_dir %s: writable\n", cfg->state_dir);
+	else
+		fprintf(fp, "note state_dir %s: %s (no shared dead-host memory, "
+		    "no counters; delivery is not affected)\n", cfg->state_dir,
+		    strerror(errno));
+}
+
+int
+selftest_run(const struct config *cfg, char *const *lda, FILE *fp)
+{
+	struct upstream_list l;
+	size_t i;
+	int failed = 0;
+
+	http_global_init(strstr(cfg->api_url, "https:") != NULL ||
+	    strstr(cfg->rspamd_url, "https:") != NULL);
+	fprintf(fp, "ok   config: mode %s, on_timeout %s\n",
+	    cfg->mode == MODE_BLOCKING ? "blocking" : "tag-only",
+	    cfg->on_timeout == ON_TIMEOUT_ALLOW ? "allow" : "block");
+	if (cfg->rspamd) {
+		upstream_list_parse(cfg->rspamd_url, &l);
+		for (i = 0; i < l.n; i++)
+			failed += probe_rspamd(cfg, l.url[i], fp);
+		upstream_list_free(&l);
+	}
+	upstream_list_parse(cfg->api_url, &l);
+	for (i = 0; i < l.n; i++)
+		failed += probe_api(cfg, l.url[i], fp);
+	upstream_list_free(&l);
+	if (!cfg->handoff)
+		failed += probe_lda(lda, fp);
+	note_state_dir(cfg, fp);
+	fprintf(fp, "%s\n", failed ? "selftest FAILED" : "selftest passed");
+	return failed;
+}
