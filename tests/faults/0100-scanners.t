@@ -58,7 +58,7 @@ for target in Rspamd API; do
 			else
 				urls=(--rspamd-url "$BAD/good" --api-url "$(url_of "$fault")")
 			fi
-			sd_run "$name" -- --log stderr -c /dev/null "${urls[@]}" --api-key-file "$T/key" \
+			sd_run "$name" -- "${SD[@]}" "${urls[@]}" --api-key-file "$T/key" \
 				--timeout-ms $DEADLINE --analysis-timeout-ms $DEADLINE --connect-timeout-ms $DEADLINE \
 				-o poll_interval_ms=100 -o spool_threshold=64K --mode "$mode" --on-timeout "$policy" \
 				-- "$FAULTS/lda-count" "$T/$name.cap" <"$MSG"

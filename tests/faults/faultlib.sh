@@ -8,6 +8,8 @@
 #   MSG        a 150 KB test message (multipart, CRLF, an attachment): with -o spool_threshold=64K
 #              it is spooled, and its upload to a scanner takes more than one write
 #   COMBOS     "blocking/allow blocking/block tag-only/allow tag-only/block"
+#   SD         the options every run starts with: --log stderr, no config file, and a private
+#              state_dir (no dead-upstream memory shared with other tests or the host)
 #
 # Functions:
 #   start_bad                   starts tests/faults/badserver.py; sets BAD (http://127.0.0.1:PORT),
@@ -53,6 +55,7 @@ while read -r _v; do unset "$_v"; done < <(compgen -e | grep '^SPOT_DELIVER_' ||
 SLACK_MS=${SPOT_TEST_SLACK_MS:-1000}
 COMBOS="blocking/allow blocking/block tag-only/allow tag-only/block"
 LDA=$ROOT/tests/lda-capture
+SD=(--log stderr -c /dev/null -o "state_dir=$T/state")
 RESULTS=$T/results.tsv
 : >"$RESULTS"
 
@@ -165,7 +168,9 @@ expect() {
 		if [ -n "$mark" ] && [ -e "$cap" ] && ! part head "$cap" | grep -a -q -E "^$mark"; then
 			why+=("no $mark header")
 		fi
-		CELL="$code, delivered 1×, body ≡${mark:+, \`${mark%%:*}\`}"
+		local shown=$mark
+		[ "${mark#*: }" = ".+" ] && shown=${mark%%:*}
+		CELL="$code, delivered 1×, body ≡${mark:+, \`$shown\`}"
 		;;
 	refuse)
 		local code=$1 want=$2

@@ -35,7 +35,8 @@
 #                               transport of its own are kept as files in $PF/kept)
 #   pf_start, pf_stop           postfix start (wait for the SMTP banner), stop (wait for master)
 #   pf_main LINE...             append lines to main.cf;  pf_master FILE: append FILE to master.cf
-#   swaks_send FILE FROM TO [ARG...]  send FILE over SMTP with swaks; prints the queue id
+#   swaks_send FILE FROM TO [ARG...]  send FILE over SMTP with swaks (Postfix stores FILE byte for
+#                                     byte, LF line ends); prints the queue id
 #   pf_wait_status QID [SECONDS]      wait until the maillog has a delivery status line for QID;
 #                                     prints the last such line
 #   pf_queue                    postqueue -p of the private instance
@@ -350,8 +351,16 @@ pf_stop() {
 swaks_send() {
 	local file=$1 from=$2 to=$3
 	shift 3
+	# swaks ends the DATA with CRLF . CRLF after the file's last line ending, which adds an
+	# empty line to a file that ends in a newline: send it without, so that Postfix stores
+	# exactly FILE.
+	if [ "$(tail -c 1 "$file" | od -An -c | tr -d ' ')" = '\n' ]; then
+		head -c -1 "$file" >"$T/swaks.data"
+	else
+		cp "$file" "$T/swaks.data"
+	fi
 	swaks --server "127.0.0.1:$PF_PORT" --helo client.sender.example --from "$from" --to "$to" \
-		--data "$file" "$@" </dev/null >"$T/swaks.out" 2>&1
+		--data "$T/swaks.data" "$@" </dev/null >"$T/swaks.out" 2>&1
 	sed -n 's/^<-  250 2\.0\.0 Ok: queued as \([0-9A-Za-z]*\).*/\1/p' "$T/swaks.out" | tail -n 1
 }
 
