@@ -59,6 +59,10 @@ check: all unit asan
 	    ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	    prove tests/unit/run.t tests/*.t
 
+# the load test of docs/scaling.md (docs/scaling-results.md)
+loadtest:
+	scripts/loadtest.sh
+
 install: spot-deliver
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 spot-deliver $(DESTDIR)$(BINDIR)/spot-deliver
@@ -73,7 +77,7 @@ uninstall:
 clean:
 	rm -rf spot-deliver libspot.a cmd/*.o src/*.o $(UNIT) build-asan
 
-.PHONY: all unit check asan install uninstall clean
+.PHONY: all unit check asan install uninstall clean loadtest
 
 # make bench (issue 8): an optimized build in bench/work/build, then bench/bench.py
 # measures it against rspamc and cat with a private rspamd and the stand-in API;

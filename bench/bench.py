@@ -54,7 +54,11 @@ ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 # name, bytes, repetitions
 SIZES = [("5k", 5 * 1024, 40), ("100k", 100 * 1024, 30), ("1m", 1024 * 1024, 20),
          ("25m", 25 * 1024 * 1024, 10)]
-TP_N, TP_CONC, TP_REPS = 200, 20, 3
+TP_N, TP_CONC, TP_REPS = 200, 20, 5
+# empty programs linked against spot-deliver's libraries, one at a time, then all
+LINKSETS = [("libc", [], []), ("cjson", ["CJSON"], ["libcjson"]), ("glib", ["GLIB"], ["glib-2.0"]),
+            ("gmime", ["GMIME"], ["gmime-3.0"]), ("curl", ["CURL"], ["libcurl"]),
+            ("all", ["GMIME", "CURL", "CJSON"], ["gmime-3.0", "libcurl", "libcjson"])]
 
 LABELS = {
     "cat": "cat > file (floor)",
@@ -155,7 +159,7 @@ class Spawner:
             die("runner: wait failed: %r" % rep)
         _, p, st, ut, stt, rss, t = (int(x) if i else x for i, x in enumerate(rep))
         return {"pid": p, "status": os.waitstatus_to_exitcode(st), "cpu_ms": (ut + stt) / 1000.0,
-                "rss_mib": rss / 1024.0, "t_ns": t}
+                "user_ms": ut / 1000.0, "sys_ms": stt / 1000.0, "rss_mib": rss / 1024.0, "t_ns": t}
 
     def run(self, argv, data, out_path=None):
         pid, t0, th = self.spawn(argv, data, out_path)
@@ -243,9 +247,15 @@ class Bench:
         # An empty program with spot-deliver's NEEDED libraries: the startup floor of that
         # link set (dynamic loader, constructors), whatever spot-deliver does after main().
         self.linkfloor = os.path.join(WORK, "linkfloor")
-        pc = subprocess.run(["pkg-config", "--cflags", "--libs", "gmime-3.0", "libcurl", "libcjson"],
-                            check=True, text=True, capture_output=True).stdout.split()
-        sh(["cc", "-O2", "-o", self.linkfloor, os.path.join(HERE, "linkfloor.c")] + pc)
+        self.linksets = {}
+        for name, defs, pkgs in LINKSETS:
+            pc = subprocess.run(["pkg-config", "--cflags", "--libs"] + pkgs, check=True, text=True,
+                                capture_output=True).stdout.split() if pkgs else []
+            path = os.path.join(WORK, "linkfloor-" + name)
+            sh(["cc", "-O2", "-o", path, os.path.join(HERE, "linkfloor.c")] +
+               ["-DUSE_%s" % d for d in defs] + pc)
+            self.linksets[name] = (path, len(self.loaded(path)))
+        shutil.copy(self.linksets["all"][0], self.linkfloor)
         self.linkfloor_same = self.loaded(self.linkfloor) == self.loaded(self.bin)
         if not self.linkfloor_same:
             log("note: linkfloor loads other shared objects than spot-deliver")
@@ -402,7 +412,7 @@ class Bench:
                         res[case].append(r)
                 self.clean_api_records()
             self.timings[size] = {c: {m: summary([r[m] for r in rs])
-                                      for m in ("cpu_ms", "wall_ms", "rss_mib")}
+                                      for m in ("cpu_ms", "user_ms", "sys_ms", "wall_ms", "rss_mib")}
                                   for c, rs in res.items()}
 
     def clean_api_records(self):
@@ -490,6 +500,28 @@ class Bench:
             "scan_run (both requests, replies)": self.inclusive(tag, r":scan_run "),
             "deliver_exec (memfd copy, exec)": self.inclusive(tag, r":deliver_exec "),
         }
+
+    # ----- the cost of the link set
+    def link_costs(self):
+        sp = self.sp
+        log("link sets: %s" % " ".join(n for n, _, _ in LINKSETS))
+        reps = max(5, int(round(20 * self.args.reps_scale)))
+        res = {n: [] for n, _, _ in LINKSETS}
+        for rep in range(reps + 1):
+            for name, _, _ in LINKSETS:
+                r = sp.run([self.linksets[name][0]], b"")
+                if r["status"] != 0:
+                    die("linkfloor-%s exited %d" % (name, r["status"]))
+                if rep:
+                    res[name].append(r)
+        self.links = {}
+        for name, _, _ in LINKSETS:
+            tag = "link-" + name
+            r = sp.run(["/usr/bin/valgrind", "--tool=callgrind", "--callgrind-out-file=%s/%s.%%p"
+                        % (self.cg_dir, tag), self.linksets[name][0]], b"")
+            self.cg_pid[tag] = r["pid"]
+            self.links[name] = {"objects": self.linksets[name][1], "instr": self.cg_total(tag)} | {
+                m: summary([x[m] for x in res[name]]) for m in ("cpu_ms", "user_ms", "sys_ms", "rss_mib")}
 
     # ----- request checks (Expect, DNS, threads)
     def request_checks(self):
@@ -715,7 +747,21 @@ class Bench:
                  "linked against the same shared libraries as spot-deliver (%s), run the same way: "
                  "what any program of that link set pays before its first line of code.\n"
                  % (", ".join("%s %d" % (s, t[s]["cat"]["cpu_ms"]["n"]) for s, _, _ in SIZES),
-                    "same NEEDED list" if self.linkfloor_same else "NOTE: NEEDED lists differ"))
+                    "ldd: the same shared objects" if self.linkfloor_same else "NOTE: ldd lists other shared objects"))
+        L.append("## What the link set costs before main()\n")
+        L.append("Empty programs (bench/linkfloor.c) linked against spot-deliver's libraries, one at "
+                 "a time and all together (`all` loads the same shared objects as spot-deliver):\n")
+        L.append("| linked against | shared objects loaded | instructions (M) | CPU ms | user ms | sys ms | peak RSS MiB |")
+        L.append("|---|---|---|---|---|---|---|")
+        names = {"libc": "libc only", "cjson": "libcjson", "glib": "glib-2.0",
+                 "gmime": "gmime-3.0 (+ GIO, gpgme, ...)", "curl": "libcurl (Debian: OpenSSL, GnuTLS, Kerberos, LDAP, ...)",
+                 "all": "gmime-3.0 + libcurl + libcjson (= spot-deliver)"}
+        for name, _, _ in LINKSETS:
+            v = self.links[name]
+            L.append("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f |" % (
+                names[name], v["objects"], v["instr"] / 1e6, v["cpu_ms"]["median"],
+                v["user_ms"]["median"], v["sys_ms"]["median"], v["rss_mib"]["max"]))
+        L.append("")
         L.append("## Throughput (%d deliveries of the 5 KB message, %d at a time)\n" % (TP_N, TP_CONC))
         L.append("| client | messages/s (median) | runs | client CPU ms/msg | rspamd CPU ms/msg | / rspamc |")
         L.append("|---|---|---|---|---|---|")
@@ -874,6 +920,7 @@ unset multiplot
             self.timed()
             self.throughput()
             self.callgrind()
+            self.link_costs()
             self.request_checks()
         finally:
             self.stop_servers()

@@ -29,7 +29,7 @@ pf_main "local_header_rewrite_clients ="
 printf 'bob@example.net ok\ndave@example.net ok\n' >"$PF/etc/vmailbox"
 printf 'api.example.net spotapi:\n' >"$PF/etc/transport"
 pf_start
-plan 57
+plan 58
 
 M=$ROOT/tests/fixtures/mta
 part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }

@@ -33,7 +33,9 @@
 #       expect NAME DESC lda STATUS INPUT
 #           STATUS ("exit N" or "signal N") is what the LDA itself ended with, it ran once, and it
 #           was given the whole message
-#     BOUND_MS, when set, also requires the run to end within BOUND_MS + SLACK_MS.
+#     BOUND_MS, when set, also requires the run to end within BOUND_MS + SLACK_MS; EXTRA_CHECK, when
+#     set, names a function that is called with NAME and must succeed (else EXTRA_WHY is the
+#     failure), and EXTRA_CELL is added to the cell.
 #   row SECTION CELLS...        one result table row (tab-separated) for write_report
 #   write_report ID TITLE INTRO COLUMNS...
 #                               replaces the section ID of docs/reliability.md with a table of this
@@ -191,9 +193,13 @@ expect() {
 		bail_out "expect: unknown kind $kind"
 		;;
 	esac
+	if [ -n "${EXTRA_CHECK:-}" ] && ! "$EXTRA_CHECK" "$name"; then
+		why+=("$EXTRA_WHY")
+	fi
 	if [ -n "${BOUND_MS:-}" ] && [ "$R_MS" -gt $((BOUND_MS + SLACK_MS)) ]; then
 		why+=("took $R_MS ms, more than $BOUND_MS + $SLACK_MS ms")
 	fi
+	CELL=$CELL${EXTRA_CELL:-}
 	if [ ${#why[@]} -eq 0 ]; then
 		ok 0 "$desc: $CELL"
 	else
@@ -214,4 +220,15 @@ write_report() {
 	[ "${SPOT_FAULTS_REPORT:-1}" = 0 ] && return 0
 	"$PY" "$FAULTS/report.py" "$ROOT/docs/reliability.md" "$RESULTS" "$@" ||
 		diag "could not write docs/reliability.md"
+}
+
+# small_tmpfs DIR SIZE [ro]: mounts a tmpfs of SIZE (e.g. 64k) on DIR, unmounted at exit; fails
+# (and mounts nothing) when this is not root or mount(8) is not allowed here.
+small_tmpfs() {
+	local dir=$1 size=$2 opts="size=$2,mode=1777"
+	[ "${3:-}" = ro ] && opts="$opts,ro"
+	mkdir -p "$dir"
+	[ "$(id -u)" = 0 ] || return 1
+	mount -t tmpfs -o "$opts" spot-faults "$dir" 2>/dev/null || return 1
+	at_exit umount -l "$dir"
 }

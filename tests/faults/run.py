@@ -48,7 +48,7 @@ def main():
 
     close = []
     stdin = stdout = None
-    reader = None
+    reader = writer = None
     read_after = None
     if a.stdin == "closed":
         close.append(0)
@@ -69,7 +69,7 @@ def main():
         else:
             reader = r
             read_after = int(a.stdout.split("=", 1)[1])
-        stdout = w
+        stdout = writer = w
     else:
         stdout = open(a.stdout, "wb")
     stderr = open(a.stderr, "wb")
@@ -82,8 +82,8 @@ def main():
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=stderr,
                          preexec_fn=pre, close_fds=True)
-    if isinstance(stdout, int):
-        os.close(stdout)
+    if writer is not None:
+        os.close(writer)
     if reader is not None:
         got = 0
         while got < read_after:

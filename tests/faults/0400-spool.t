@@ -1,0 +1,98 @@
+#!/bin/bash
+# Spooling: a message above spool_threshold goes to an unlinked file in spool_dir (or $TMPDIR).
+# When that directory is full, read-only or missing, the message is not truncated silently:
+# 75 with 4.3.0, nothing delivered, and nothing left behind in the directory.
+. "$(dirname "$0")/faultlib.sh"
+
+CASES="control full readonly missing tmpdirfull tmpdirro ldacopy small"
+plan $(($(wc -w <<<"$CASES") * 4 * 2))
+
+start_bad
+BIG=$T/big.eml
+"$PY" - "$BIG" <<'PYEOF'
+import sys
+lines = [b"From: a@example.org", b"To: b@example.net", b"Subject: big", b"X-Spam: forged", b""]
+lines += [(b"%07d " % i) + b"x" * 70 for i in range(13800)]
+open(sys.argv[1], "wb").write(b"\n".join(lines) + b"\n")
+PYEOF
+ROOT_MOUNTS=1
+small_tmpfs "$T/full" 64k || ROOT_MOUNTS=
+if [ -n "$ROOT_MOUNTS" ]; then
+	small_tmpfs "$T/ro" 1m ro
+	small_tmpfs "$T/onecopy" 1536k
+else
+	mkdir -p "$T/ro" && chmod 555 "$T/ro"
+fi
+mkdir -p "$T/spool"
+
+describe() {
+	case $1 in
+	control) echo "a writable spool_dir (control)" ;;
+	full) echo "spool_dir on a full file system (64 KB tmpfs)" ;;
+	readonly) echo "spool_dir not writable (read-only tmpfs, or mode 555 for a non-root user)" ;;
+	missing) echo "spool_dir does not exist" ;;
+	tmpdirfull) echo "no spool_dir, \$TMPDIR on a full file system" ;;
+	tmpdirro) echo "no spool_dir, \$TMPDIR not writable" ;;
+	ldacopy) echo "room for the spool file, not for the LDA's copy (1.5 MB tmpfs)" ;;
+	small) echo "a message below spool_threshold, spool_dir not writable" ;;
+	esac
+}
+
+# empty DIR: no file left in DIR, and (on a tmpfs) no block still in use
+empty() {
+	[ -z "$(find "$1" -mindepth 1 2>/dev/null | head -n 1)" ] || return 1
+	if mountpoint -q "$1" 2>/dev/null; then
+		[ "$(df --output=used "$1" | tail -n 1 | tr -d ' ')" = 0 ] || return 1
+	fi
+}
+
+n=0
+for c in $CASES; do
+	cells=()
+	for combo in $COMBOS; do
+		mode=${combo%/*} policy=${combo#*/}
+		n=$((n + 1))
+		name=s$n
+		d="spool $c, $mode/$policy"
+		msg=$BIG
+		env=()
+		case $c in
+		control) spool=(-o "spool_dir=$T/spool") dir=$T/spool ;;
+		full) spool=(-o "spool_dir=$T/full") dir=$T/full ;;
+		readonly) spool=(-o "spool_dir=$T/ro") dir=$T/ro ;;
+		missing) spool=(-o "spool_dir=$T/nonexistent") dir=$T/nonexistent ;;
+		tmpdirfull) spool=() dir=$T/full env=(TMPDIR="$T/full") ;;
+		tmpdirro) spool=() dir=$T/ro env=(TMPDIR="$T/ro") ;;
+		ldacopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy ;;
+		small) spool=(-o "spool_dir=$T/ro") dir=$T/ro msg=$ROOT/tests/fixtures/mail/ham.eml ;;
+		esac
+		if { [ "$c" = full ] || [ "$c" = tmpdirfull ] || [ "$c" = ldacopy ]; } && [ -z "$ROOT_MOUNTS" ]; then
+			skip "$d" "needs root and mount(8) for a small tmpfs"
+			skip "$d: nothing left behind" "needs root"
+			cells+=("skipped: needs root for a tmpfs")
+			continue
+		fi
+		env "${env[@]}" "$PY" "$FAULTS/run.py" --stdout "$T/$name.out" --stderr "$T/$name.err" -- \
+			"$BIN" "${SD[@]}" "${spool[@]}" --rspamd-url "$BAD/good" --mode "$mode" --on-timeout "$policy" \
+			-o spool_threshold=64K -- "$FAULTS/lda-count" "$T/$name.cap" <"$msg" >"$T/$name.res"
+		read -r R_KIND R_CODE R_MS <"$T/$name.res"
+		case $c in
+		control | small) expect "$name" "$d" deliver 0 "$msg" ;;
+		*) expect "$name" "$d" refuse 75 4.3.0 ;;
+		esac
+		if empty "$dir"; then
+			ok 0 "$d: nothing left in $(basename "$dir")"
+			CELL="$CELL; nothing left behind"
+		else
+			ok 1 "$d: nothing left in $(basename "$dir")"
+			diag "$(ls -la "$dir" 2>&1)" "$(df "$dir" 2>&1)"
+			CELL="$CELL; **FAIL**: files left behind"
+		fi
+		cells+=("$CELL")
+	done
+	row "$(describe "$c")" "${cells[@]}"
+done
+
+write_report faults-0400 "Spooling faults" \
+"tests/faults/0400-spool.t. A 1 MB message with \`spool_threshold = 64K\` is spooled to an unlinked file (O_TMPFILE) in \`spool_dir\`, or \`\$TMPDIR\` when \`spool_dir\` is empty; the LDA gets another unlinked copy there. \"Nothing left behind\": the directory holds no file afterwards and, on a tmpfs, no block is still in use." \
+	"Spool directory" "blocking, allow" "blocking, block" "tag-only, allow" "tag-only, block"
