@@ -294,6 +294,11 @@ class Bench:
         out = sh([os.path.join(ROOT, "scripts", "spot-api-local"), "start", self.api_dir, "0",
                   API_KEY, "delay=%d" % API_DELAY_MS], capture_output=True).stdout
         self.api_port = int(out.split()[-1])
+        self.hz = os.sysconf("SC_CLK_TCK")
+        with open(os.path.join(self.rspamd_dir, "run", "rspamd.pid")) as f:
+            self.rspamd_pid = int(f.read().strip())
+        with open(os.path.join(self.api_dir, "spot-api.pid")) as f:
+            self.api_pid = int(f.read().strip())
         self.started.append("api")
         log("stand-in SPOT API on 127.0.0.1:%d, answering after %d ms" % (self.api_port, API_DELAY_MS))
 
@@ -406,14 +411,23 @@ class Bench:
                 k = rep % len(cases)
                 for case in cases[k:] + cases[:k]:  # a rotating order
                     out = os.path.join(self.out_dir, "%s.eml" % case)
+                    s0 = self.server_ms()
                     r = sp.run(self.argv(case, out), data, out if self.stdout_is_out(case) else None)
+                    s1 = self.server_ms()
+                    r["rspamd_ms"], r["api_ms"] = s1[0] - s0[0], s1[1] - s0[1]
                     self.verify(case, size, out, r)
                     if rep > 0:
                         res[case].append(r)
                 self.clean_api_records()
             self.timings[size] = {c: {m: summary([r[m] for r in rs])
-                                      for m in ("cpu_ms", "user_ms", "sys_ms", "wall_ms", "rss_mib")}
+                                      for m in ("cpu_ms", "wall_ms", "rss_mib")} |
+                                  {m: statistics.mean([r[m] for r in rs]) for m in ("rspamd_ms", "api_ms")}
                                   for c, rs in res.items()}
+
+    def server_ms(self):
+        """CPU ms used so far by rspamd (main process and workers) and by the stand-in API."""
+        return (proc_cpu_ticks(self.rspamd_pid) * 1000.0 / self.hz,
+                proc_cpu_ticks(self.api_pid) * 1000.0 / self.hz)
 
     def clean_api_records(self):
         d = os.path.join(self.api_dir, "requests")
@@ -521,7 +535,7 @@ class Bench:
                         % (self.cg_dir, tag), self.linksets[name][0]], b"")
             self.cg_pid[tag] = r["pid"]
             self.links[name] = {"objects": self.linksets[name][1], "instr": self.cg_total(tag)} | {
-                m: summary([x[m] for x in res[name]]) for m in ("cpu_ms", "user_ms", "sys_ms", "rss_mib")}
+                m: summary([x[m] for x in res[name]]) for m in ("cpu_ms", "rss_mib")}
 
     # ----- request checks (Expect, DNS, threads)
     def request_checks(self):
@@ -560,8 +574,6 @@ class Bench:
         log("throughput: %d deliveries of %s, %d at a time, %s x %d" % (TP_N, "5k", TP_CONC,
                                                                          " ".join(cases), TP_REPS))
         sp = self.sp
-        rspamd_pid = int(open(os.path.join(self.rspamd_dir, "run", "rspamd.pid")).read().strip())
-        hz = os.sysconf("SC_CLK_TCK")
         res = {c: [] for c in cases}
         for rep in range(TP_REPS):
             for case in cases[rep % len(cases):] + cases[:rep % len(cases)]:
@@ -569,7 +581,7 @@ class Bench:
                 running = {}
                 started = done = 0
                 cpu = 0.0
-                srv0 = proc_cpu_ticks(rspamd_pid)
+                srv0 = self.server_ms()
                 t0 = time.perf_counter()
                 while done < TP_N:
                     while started < TP_N and free:
@@ -588,9 +600,10 @@ class Bench:
                     free.append(slot)
                     done += 1
                 wall = time.perf_counter() - t0
-                srv = (proc_cpu_ticks(rspamd_pid) - srv0) * 1000.0 / hz
+                srv = self.server_ms()
                 res[case].append({"msgs_per_s": TP_N / wall, "cpu_ms_per_msg": cpu / TP_N,
-                                  "rspamd_cpu_ms_per_msg": srv / TP_N, "wall_s": wall})
+                                  "rspamd_cpu_ms_per_msg": (srv[0] - srv0[0]) / TP_N,
+                                  "api_cpu_ms_per_msg": (srv[1] - srv0[1]) / TP_N, "wall_s": wall})
             self.clean_api_records()
         self.tp = {c: {k: statistics.median([r[k] for r in rs]) for k in rs[0]} |
                    {"runs": [round(r["msgs_per_s"], 1) for r in rs]} for c, rs in res.items()}
@@ -722,8 +735,8 @@ class Bench:
             % (API_DELAY_MS, API_DELAY_MS, m["cores"]))
         L.append("## Per delivery\n")
         L.append("| size | client | CPU ms | CPU / cat | CPU / rspamc | wall ms | peak RSS MiB "
-                 "| instructions (M) | instr. / cat | instr. / rspamc |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|")
+                 "| instructions (M) | instr. / cat | instr. / rspamc | servers' CPU ms (rspamd + API) |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
         fmt = lambda s, d=2: "%.*f [%.*f-%.*f]" % (d, s["median"], d, s["p25"], d, s["p75"])
         for size, _, _ in SIZES:
             n = len(self.msgs[size])
@@ -735,13 +748,14 @@ class Bench:
                 c = s["cpu_ms"]["median"]
                 i = ins[size].get(case)
                 d = 1 if c >= 100 else 2
-                L.append("| %s (%s B) | %s | %s | %s | %s | %s | %.1f | %s | %s | %s |" % (
+                L.append("| %s (%s B) | %s | %s | %s | %s | %s | %.1f | %s | %s | %s | %s |" % (
                     size, format(n, ","), LABELS[case], fmt(s["cpu_ms"], d),
                     "%.2fx" % (c / cat_cpu), "%.2fx" % (c / rc_cpu),
                     fmt(s["wall_ms"], 1), s["rss_mib"]["max"],
                     "%.2f" % (i / 1e6) if i else "-",
                     "%.1fx" % (i / cat_i) if i and cat_i else "-",
-                    "%.2fx" % (i / rc_i) if i and rc_i else "-"))
+                    "%.2fx" % (i / rc_i) if i and rc_i else "-",
+                    "%.1f + %.1f" % (s["rspamd_ms"], s["api_ms"])))
         L.append("")
         L.append("Repetitions per size: %s. The `linkfloor` row is no delivery: an empty `main()` "
                  "linked against the same shared libraries as spot-deliver (%s), run the same way: "
@@ -751,32 +765,33 @@ class Bench:
         L.append("## What the link set costs before main()\n")
         L.append("Empty programs (bench/linkfloor.c) linked against spot-deliver's libraries, one at "
                  "a time and all together (`all` loads the same shared objects as spot-deliver):\n")
-        L.append("| linked against | shared objects loaded | instructions (M) | CPU ms | user ms | sys ms | peak RSS MiB |")
-        L.append("|---|---|---|---|---|---|---|")
+        L.append("| linked against | shared objects loaded | instructions (M) | CPU ms | peak RSS MiB |")
+        L.append("|---|---|---|---|---|")
         names = {"libc": "libc only", "cjson": "libcjson", "glib": "glib-2.0",
                  "gmime": "gmime-3.0 (+ GIO, gpgme, ...)", "curl": "libcurl (Debian: OpenSSL, GnuTLS, Kerberos, LDAP, ...)",
                  "all": "gmime-3.0 + libcurl + libcjson (= spot-deliver)"}
         for name, _, _ in LINKSETS:
             v = self.links[name]
-            L.append("| %s | %d | %.2f | %.2f | %.2f | %.2f | %.1f |" % (
+            L.append("| %s | %d | %.2f | %.2f | %.1f |" % (
                 names[name], v["objects"], v["instr"] / 1e6, v["cpu_ms"]["median"],
-                v["user_ms"]["median"], v["sys_ms"]["median"], v["rss_mib"]["max"]))
+                v["rss_mib"]["max"]))
         L.append("")
         L.append("## Throughput (%d deliveries of the 5 KB message, %d at a time)\n" % (TP_N, TP_CONC))
-        L.append("| client | messages/s (median) | runs | client CPU ms/msg | rspamd CPU ms/msg | / rspamc |")
-        L.append("|---|---|---|---|---|---|")
+        L.append("| client | messages/s (median) | runs | / rspamc | client CPU ms/msg | rspamd CPU ms/msg | API CPU ms/msg |")
+        L.append("|---|---|---|---|---|---|---|")
         r = self.tp["rspamc"]["msgs_per_s"]
         for case, v in self.tp.items():
-            L.append("| %s | %.1f | %s | %.2f | %.2f | %.2fx |" % (
+            L.append("| %s | %.1f | %s | %.2fx | %.2f | %.2f | %.2f |" % (
                 LABELS[case], v["msgs_per_s"], ", ".join("%.1f" % x for x in v["runs"]),
-                v["cpu_ms_per_msg"], v["rspamd_cpu_ms_per_msg"], v["msgs_per_s"] / r))
+                v["msgs_per_s"] / r, v["cpu_ms_per_msg"], v["rspamd_cpu_ms_per_msg"],
+                v["api_cpu_ms_per_msg"]))
         L.append("")
         L.append("The clients, rspamd (one normal worker, scripts/rspamd-local) and the stand-in "
                  "API share the same %d cores, so the CPU per message bounds the rate: %s.\n"
                  % (m["cores"], "; ".join(
                      "%s at most %.0f msg/s (%d cores / %.2f ms)" % (
-                         c, m["cores"] * 1000.0 / (v["cpu_ms_per_msg"] + v["rspamd_cpu_ms_per_msg"]),
-                         m["cores"], v["cpu_ms_per_msg"] + v["rspamd_cpu_ms_per_msg"])
+                         LABELS[c], m["cores"] * 1000.0 / (v["cpu_ms_per_msg"] + v["rspamd_cpu_ms_per_msg"] + v["api_cpu_ms_per_msg"]),
+                         m["cores"], v["cpu_ms_per_msg"] + v["rspamd_cpu_ms_per_msg"] + v["api_cpu_ms_per_msg"])
                      for c, v in self.tp.items() if c != "cat")))
         L.append("## Where one 5 KB delivery's instructions go (spot-deliver, Rspamd only)\n")
         L.append("| part (inclusive, callgrind) | instructions (M) | share |")
@@ -887,8 +902,9 @@ set terminal pngcairo size 1400,600 font 'DejaVu Sans,10'
 set output '%s'
 set multiplot layout 1,2 title 'spot-deliver vs rspamc vs cat: one delivery, client side (median, IQR bars), %s'
 set logscale x
-set xlabel 'message size (bytes)'
-set format x '10^{%%L}'
+set xrange [3000:45000000]
+set xtics ('5 KB' 5120, '100 KB' 102400, '1 MB' 1048576, '25 MB' 26214400)
+set xlabel 'message size'
 set grid
 set key top left
 set logscale y

@@ -5,14 +5,8 @@
 need_rspamd
 A=$RSPAMD_URL
 # a second real rspamd
-pB=
-for i in $(seq 20); do
-	p=$(free_port)
-	[ "$p" -le 65532 ] && _ports_free "$p" $((p + 1)) $((p + 3)) && { pB=$p; break; }
-done
-[ -n "$pB" ] || bail_out "no free ports for a second rspamd"
-at_exit "$ROOT/scripts/rspamd-local" stop "$T/rspamdB"
-"$ROOT/scripts/rspamd-local" start "$T/rspamdB" "$pB" > "$T/rB.log" 2>&1 || bail_out "second rspamd: $(tail -3 "$T/rB.log")"
+start_extra_rspamd "$T/rspamdB"
+pB=$EXTRA_RSPAMD_PORT
 B=http://127.0.0.1:$pB
 KEY=up-key-$$
 start_spot_api "$KEY" clean; API1=$SPOT_URL/in; DIR1=$SPOT_DIR; REC1=$SPOT_RECORD

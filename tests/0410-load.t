@@ -4,14 +4,8 @@
 # intact, or deferred (75) and delivered by the retry run.
 . "$(dirname "$0")/lib.sh"
 need_rspamd
-pB=
-for i in $(seq 20); do
-	p=$(free_port)
-	[ "$p" -le 65532 ] && _ports_free "$p" $((p + 1)) $((p + 3)) && { pB=$p; break; }
-done
-[ -n "$pB" ] || bail_out "no free ports for a second rspamd"
-at_exit "$ROOT/scripts/rspamd-local" stop "$T/rspamdB"
-"$ROOT/scripts/rspamd-local" start "$T/rspamdB" "$pB" > "$T/rB.log" 2>&1 || bail_out "second rspamd: $(tail -3 "$T/rB.log")"
+start_extra_rspamd "$T/rspamdB"
+pB=$EXTRA_RSPAMD_PORT
 plan 3
 
 check "1000 messages, 20 at a time, rspamd B stopped and restarted: none lost or doubled" \

@@ -24,6 +24,8 @@
 #   at_exit CMD...              run CMD at exit (before $T is removed), last registered first
 #
 # Services (call them before plan, they may skip_all or bail_out):
+#   start_extra_rspamd DIR      another private rspamd under DIR (stopped at exit); sets
+#                               EXTRA_RSPAMD_PORT
 #   need_rspamd                 sets RSPAMD_PORT and RSPAMD_URL. Uses the instance on
 #                               127.0.0.1:$RSPAMD_PORT if RSPAMD_PORT is set (one instance
 #                               shared by the whole run: scripts/rspamd-local start DIR PORT;
@@ -302,6 +304,30 @@ print(v if isinstance(v, str) else json.dumps(v))
 EOF
 }
 
+# _rspamd_port: a port P with P, P+1 and P+3 free (worker, controller, DNS stub)
+_rspamd_port() {
+	local p i
+	for i in $(seq 20); do
+		p=$(free_port)
+		[ "$p" -le 65532 ] && _ports_free "$p" $((p + 1)) $((p + 3)) && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# start_extra_rspamd DIR: another private rspamd under DIR, stopped at exit;
+# sets EXTRA_RSPAMD_PORT (not in a subshell: at_exit must register).
+start_extra_rspamd() {
+	local dir=$1 p
+	export RSPAMD_LOCAL_HS_CACHE=${RSPAMD_LOCAL_HS_CACHE:-${TMPDIR:-/tmp}/spot-deliver-rspamd-hs}
+	p=$(_rspamd_port) || bail_out "no free loopback ports for rspamd"
+	at_exit "$ROOT/scripts/rspamd-local" stop "$dir"
+	"$ROOT/scripts/rspamd-local" start "$dir" "$p" >"$dir.log" 2>&1 || {
+		sed 's/^/# /' "$dir.log"
+		bail_out "cannot start a private rspamd"
+	}
+	EXTRA_RSPAMD_PORT=$p
+}
+
 need_rspamd() {
 	if [ -n "${RSPAMD_PORT:-}" ]; then
 		RSPAMD_URL=http://127.0.0.1:$RSPAMD_PORT
@@ -310,21 +336,9 @@ need_rspamd() {
 		return 0
 	fi
 	command -v rspamd >/dev/null || skip_all "rspamd is not installed"
-	export RSPAMD_LOCAL_HS_CACHE=${RSPAMD_LOCAL_HS_CACHE:-${TMPDIR:-/tmp}/spot-deliver-rspamd-hs}
-	local p i
-	for i in $(seq 20); do
-		p=$(free_port)
-		[ "$p" -le 65532 ] && _ports_free "$p" $((p + 1)) $((p + 3)) && break
-		p=
-	done
-	[ -n "$p" ] || bail_out "no free loopback ports for rspamd"
-	at_exit "$ROOT/scripts/rspamd-local" stop "$T/rspamd"
-	"$ROOT/scripts/rspamd-local" start "$T/rspamd" "$p" >"$T/rspamd-start.log" 2>&1 || {
-		sed 's/^/# /' "$T/rspamd-start.log"
-		bail_out "cannot start a private rspamd"
-	}
-	RSPAMD_PORT=$p
-	RSPAMD_URL=http://127.0.0.1:$p
+	start_extra_rspamd "$T/rspamd"
+	RSPAMD_PORT=$EXTRA_RSPAMD_PORT
+	RSPAMD_URL=http://127.0.0.1:$RSPAMD_PORT
 	export RSPAMD_PORT RSPAMD_URL
 }
 

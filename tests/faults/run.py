@@ -56,7 +56,7 @@ def main():
     elif a.stdin == "-":
         stdin = None
     else:
-        stdin = open(a.stdin, "rb")
+        stdin = os.open(a.stdin, os.O_RDONLY)  # a directory too: a read error (EISDIR)
     if a.stdout == "closed":
         close.append(1)
         stdout = subprocess.DEVNULL
