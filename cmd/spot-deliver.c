@@ -360,67 +360,67 @@ cli_free(struct cli *c)
 	free(c->env.rcpt);
 }
 
+/* --check-config, --stats, --selftest: tools for people and scripts, not
+ * deliveries, so their errors are not turned into 75. */
+static int
+run_tool(const struct cli *c, const struct config *cfg)
+{
+	if (c->error[0] != '\0') {
+		fprintf(stderr, "spot-deliver: %s\n", c->error);
+		return EX_CONFIG;
+	}
+	if (c->stats)
+		return stats_print(cfg, stdout) == 0 && fflush(stdout) == 0 ?
+		    EX_OK : EX_IOERR;
+	if (c->selftest)
+		return selftest_run(cfg, c->lda, stdout) == 0 ? EX_OK : EX_UNAVAILABLE;
+	config_dump(cfg, stdout);
+	return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+}
+
+static int
+run_delivery(const struct cli *c, const struct config *cfg)
+{
+	char line[CONFIG_ERR_SIZE + 16];
+	struct run_result res;
+	struct run_opts ro;
+	int rc;
+
+	if (c->error[0] != '\0') {
+		snprintf(line, sizeof(line), "4.3.5 %s", c->error);
+		log_error("%s", line);
+		status_line(c, line);
+		return EX_TEMPFAIL;
+	}
+	ro = (struct run_opts){ cfg, c->env, c->lda, c->check, STDIN_FILENO };
+	run(&ro, &res);
+	if ((rc = exit_code(res.kind)) != EX_OK)
+		status_line(c, res.status);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cli c = { 0 };
 	struct config cfg;
-	struct run_result res;
-	struct run_opts ro;
-	char warn[CONFIG_ERR_SIZE] = "", line[CONFIG_ERR_SIZE + 16];
-	int rc;
+	char warn[CONFIG_ERR_SIZE] = "";
+	int rc = EX_OK, tool;
 
 	open_std_fds();
 	set_signals();
 	config_init(&cfg);
-	if (parse_args(&c, argc, argv) != 0) {
-		rc = EX_OK;
-		goto out;
+	if (parse_args(&c, argc, argv) == 0) {
+		if (c.error[0] == '\0')
+			load_config(&c, &cfg, warn, sizeof(warn));
+		config_protect_secrets(&cfg);
+		c.filter_mode = c.lda == NULL && !cfg.handoff;
+		tool = c.check_config || c.stats || c.selftest;
+		log_open(tool ? LOG_SINK_STDERR : cfg.log);
+		if (warn[0] != '\0')
+			log_warn("%s", warn);
+		rc = tool ? run_tool(&c, &cfg) : run_delivery(&c, &cfg);
 	}
-	if (c.error[0] == '\0')
-		load_config(&c, &cfg, warn, sizeof(warn));
-	config_protect_secrets(&cfg);
-	c.filter_mode = c.lda == NULL && !cfg.handoff;
-	log_open(c.check_config || c.stats || c.selftest ? LOG_SINK_STDERR : cfg.log);
-	if (warn[0] != '\0')
-		log_warn("%s", warn);
-	/* the tools for people: not a delivery, so not every doubt is 75 */
-	if ((c.stats || c.selftest) && c.error[0] != '\0') {
-		fprintf(stderr, "spot-deliver: %s\n", c.error);
-		rc = EX_CONFIG;
-		goto out;
-	}
-	if (c.stats) {
-		rc = stats_print(&cfg, stdout) == 0 && fflush(stdout) == 0 ? EX_OK : EX_IOERR;
-		goto out;
-	}
-	if (c.selftest) {
-		rc = selftest_run(&cfg, c.lda, stdout) == 0 ? EX_OK : EX_UNAVAILABLE;
-		goto out;
-	}
-	if (c.check_config) {
-		if (c.error[0] != '\0') {
-			fprintf(stderr, "spot-deliver: %s\n", c.error);
-			rc = EX_CONFIG;
-		} else {
-			config_dump(&cfg, stdout);
-			rc = fflush(stdout) == 0 ? EX_OK : EX_CONFIG;
-		}
-		goto out;
-	}
-	if (c.error[0] != '\0') {
-		snprintf(line, sizeof(line), "4.3.5 %s", c.error);
-		log_error("%s", line);
-		status_line(&c, line);
-		rc = EX_TEMPFAIL;
-		goto out;
-	}
-	ro = (struct run_opts){ &cfg, c.env, c.lda, c.check, STDIN_FILENO };
-	run(&ro, &res);
-	rc = exit_code(res.kind);
-	if (rc != EX_OK)
-		status_line(&c, res.status);
-out:
 	config_free(&cfg);
 	cli_free(&c);
 	return rc;

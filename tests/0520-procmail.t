@@ -33,7 +33,7 @@ part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
 like() { printf '%s\n' "$3" >"$T/like"; check_grep "$1" "$2" "$T/like"; }
 msg() { sed "s/MSGID/$2/" "$M/$1" >"$T/$2.eml"; echo "$T/$2.eml"; }
 # in FOLDER ID: copies of <ID@sender.example> in the Maildir folder ("" is INBOX)
-in() { maildir_grep "<$2@sender\.example>" "$MD/$1"; }
+copies() { maildir_grep "<$2@sender\.example>" "$MD/$1"; }
 file_of() { grep -l -F "<$2@sender.example>" $(maildir_files "$MD/$1") /dev/null | head -n 1; }
 all_mail() { find "$MD" -type f \( -path '*/new/*' -o -path '*/cur/*' \) | wc -l; }
 # as_user CMD...: what local(8) or a .forward does: run CMD as the user, in a clean environment
@@ -56,8 +56,8 @@ check_grep "filter: the test's .procmailrc runs the built spot-deliver" "^\| $BI
 
 { printf 'X-Test-Spot: phishing level=high\n'; cat "$(msg ham.eml pm1)"; } >"$T/phish.eml"
 check_exit "filter, phishing: procmail exits 0" 0 as_user procmail <"$T/phish.eml"
-check_eq "filter, phishing: filed into .Spam" "$(in .Spam pm1)" 1
-check_eq "filter, phishing: not in INBOX" "$(in "" pm1)" 0
+check_eq "filter, phishing: filed into .Spam" "$(copies .Spam pm1)" 1
+check_eq "filter, phishing: not in INBOX" "$(copies "" pm1)" 0
 got=$(file_of .Spam pm1)
 [ -n "$got" ] || got=$T/missing
 check_eq "filter, phishing: X-SPOT-Is-Phishing: yes" "$(part header X-SPOT-Is-Phishing "$got")" yes
@@ -66,7 +66,7 @@ check_eq "filter, phishing: Rspamd's headers too" "$(part header X-Spam-Scanner 
 
 f=$(msg ham.eml pm2) # carries a forged X-SPOT-Is-Phishing: yes
 check_exit "filter, ham with a forged X-SPOT-Is-Phishing: yes: procmail exits 0" 0 as_user procmail <"$f"
-check_eq "filter, forged header: the recipe never saw it (INBOX, not .Spam)" "$(in "" pm2)/$(in .Spam pm2)" 1/0
+check_eq "filter, forged header: the recipe never saw it (INBOX, not .Spam)" "$(copies "" pm2)/$(copies .Spam pm2)" 1/0
 got=$(file_of "" pm2)
 [ -n "$got" ] || got=$T/missing
 check_eq "filter, forged header: replaced by the API's no" "$(part header X-SPOT-Is-Phishing "$got")" no
@@ -76,7 +76,7 @@ check_cmp "filter: the body arrived byte for byte" "$T/pm2.body.sent" "$T/pm2.bo
 
 f=$(msg gtube.eml pm3)
 check_exit "filter, GTUBE: procmail exits 0 (tag-only)" 0 as_user procmail <"$f"
-check_eq "filter, GTUBE: filed into .Junk" "$(in .Junk pm3)" 1
+check_eq "filter, GTUBE: filed into .Junk" "$(copies .Junk pm3)" 1
 check_eq "filter, GTUBE: X-Spam: Yes" "$(part header X-Spam "$(file_of .Junk pm3)")" Yes
 
 # the filter fails (a configuration error: 75): procmail exits 75, nothing is delivered
@@ -89,7 +89,7 @@ check_grep "filter fails: procmail's log names spot-deliver's 4.3.5" '4\.3\.5 .*
 spot_conf_set bogus_key ""
 sed -i '/^bogus_key/d' "$SPOT_CONF"
 check_exit "filter works again: procmail exits 0" 0 as_user procmail <"$f"
-check_eq "filter works again: delivered once" "$(in "" pm4)" 1
+check_eq "filter works again: delivered once" "$(copies "" pm4)" 1
 
 # ---- 2. procmail as the LDA after spot-deliver: Postfix local(8) runs the mailbox_command
 recipe procmailrc.lda >"$HOME_U/.procmailrc"
@@ -98,7 +98,7 @@ to=$MTA_USER@local.test
 f=$(msg ham.eml pm5)
 qid=$(swaks_send "$f" alice@sender.example "$to")
 like "lda, ham: local(8) delivered it to the command" "relay=local, .*status=sent \(delivered to command: " "$(pf_wait_status "$qid")"
-check_eq "lda, ham: in INBOX once" "$(in "" pm5)" 1
+check_eq "lda, ham: in INBOX once" "$(copies "" pm5)" 1
 got=$(file_of "" pm5)
 [ -n "$got" ] || got=$T/missing
 check_eq "lda, ham: X-Spam-Scanner: rspamd" "$(part header X-Spam-Scanner "$got")" rspamd
@@ -111,7 +111,7 @@ check_grep "lda: \$RECIPIENT as X-Envelope-To" "\[\"X-Envelope-To\", \"$to\"\]" 
 { printf 'X-Test-Spot: phishing\n'; cat "$(msg ham.eml pm6)"; } >"$T/phish6.eml"
 qid=$(swaks_send "$T/phish6.eml" alice@sender.example "$to")
 like "lda, phishing: delivered" "relay=local, .*status=sent" "$(pf_wait_status "$qid")"
-check_eq "lda, phishing: procmail filed it into .Spam" "$(in .Spam pm6)" 1
+check_eq "lda, phishing: procmail filed it into .Spam" "$(copies .Spam pm6)" 1
 
 before=$(all_mail)
 f=$(msg gtube.eml pm7)
@@ -125,11 +125,11 @@ f=$(msg ham.eml pm8)
 qid=$(swaks_send "$f" alice@sender.example "$to")
 like "lda, Rspamd down: deferred with dsn=4.7.0" "relay=local, .*dsn=4\.7\.0, status=deferred \(.*Spam scanner unavailable" "$(pf_wait_status "$qid")"
 check "lda, Rspamd down: queued" pf_queue_has "$qid"
-check_eq "lda, Rspamd down: not delivered" "$(in "" pm8)" 0
+check_eq "lda, Rspamd down: not delivered" "$(copies "" pm8)" 0
 spot_conf_set rspamd_url "$RSPAMD_URL"
 pf_flush >/dev/null
 wait_for 20 sh -c "grep -q -E ' $qid: to=<.*status=sent' '$PF/maillog'"
 check_grep "lda, Rspamd back, postqueue -f: sent" " $qid: to=<$to>, relay=local, .*status=sent" "$PF/maillog"
-check_eq "lda, Rspamd back: delivered exactly once" "$(in "" pm8)" 1
+check_eq "lda, Rspamd back: delivered exactly once" "$(copies "" pm8)" 1
 pf_queue >"$T/queue"
 check_grep "the queue is empty" '^Mail queue is empty' "$T/queue"
