@@ -14,10 +14,10 @@
 #include "rewrite.h"
 #include "scan.h"
 #include "skip.h"
+#include "spot.h"
 #include "state.h"
 #include "stats.h"
 #include "upstream.h"
-#include "spot.h"
 
 static void
 result(struct run_result *res, enum run_kind kind, const char *fmt, ...)
