@@ -237,14 +237,14 @@ run(const struct run_opts *o, struct run_result *res)
 		else
 			res->kind = RUN_CHECKED;
 	} else {
+		if (d.outcome == OUTCOME_DELIVER && cfg->handoff) {
+			p = scan_params_of(o, &m, idem, &u, 0, 1);
+			hand_off(&p, res);
+		}
 		stats_count(cfg, &sr, &d, sr.skip_note[0] != '\0', rep.elapsed_ms,
 		    &u.events);
 	}
-	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
-		p = scan_params_of(o, &m, idem, &u, 0, 1);
-		hand_off(&p, res);
-	}
-	/* before an exec: the memory is shared with nobody after it */
+	/* before an exec: nothing is written after it */
 	upstreams_free(cfg, &u);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && !cfg->handoff)
 		deliver(o, &m, &rw, &d, res);

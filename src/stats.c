@@ -110,8 +110,8 @@ stats_print(const struct config *cfg, FILE *fp)
 		if (strncmp(s.v[i].key, "upstream_errors_total{", 22) == 0)
 			fprintf(fp, "spot_deliver_%s %lld\n", s.v[i].key,
 			    (long long)s.v[i].value);
-	fputs("# HELP spot_deliver_processing_seconds Time from start to "
-	    "delivery.\n# TYPE spot_deliver_processing_seconds histogram\n", fp);
+	fputs("# HELP spot_deliver_processing_seconds Time from start to the "
+	    "decision (scans included, the LDA not).\n# TYPE spot_deliver_processing_seconds histogram\n", fp);
 	for (i = 0; i < sizeof(buckets_ms) / sizeof(buckets_ms[0]); i++) {
 		snprintf(le, sizeof(le), "%g", buckets_ms[i] / 1000.0);
 		label_key(key, sizeof(key), "processing_seconds_bucket", "le", le);

@@ -25,7 +25,7 @@ pf_main "mydestination = local.test" "local_transport = local" \
 	"local_recipient_maps = proxy:unix:passwd.byname"
 recipe main.cf.procmail >>"$PF/etc/main.cf"
 pf_start
-plan 40
+plan 39
 
 M=$ROOT/tests/fixtures/mta
 MD=$HOME_U/Maildir
@@ -70,9 +70,10 @@ check_eq "filter, forged header: the recipe never saw it (INBOX, not .Spam)" "$(
 got=$(file_of "" pm2)
 [ -n "$got" ] || got=$T/missing
 check_eq "filter, forged header: replaced by the API's no" "$(part header X-SPOT-Is-Phishing "$got")" no
-part body "$f" >"$T/pm2.body.sent"
+# procmail feeds a filter the message with one more newline at its end (with "| cat" too)
+{ part body "$f"; echo; } >"$T/pm2.body.sent"
 part body "$got" >"$T/pm2.body.got"
-check_cmp "filter: the body arrived byte for byte" "$T/pm2.body.sent" "$T/pm2.body.got"
+check_cmp "filter: the body arrived byte for byte (plus procmail's newline)" "$T/pm2.body.sent" "$T/pm2.body.got"
 
 f=$(msg gtube.eml pm3)
 check_exit "filter, GTUBE: procmail exits 0 (tag-only)" 0 as_user procmail <"$f"
@@ -86,7 +87,6 @@ f=$(msg ham.eml pm4)
 check_exit "filter fails: procmail exits 75 (the MTA keeps the mail)" 75 as_user procmail <"$f"
 check_eq "filter fails: nothing delivered, not even the unfiltered message" "$(all_mail)" "$before"
 check_grep "filter fails: procmail's log names spot-deliver's 4.3.5" '4\.3\.5 .*unknown key "bogus_key"' "$err"
-spot_conf_set bogus_key ""
 sed -i '/^bogus_key/d' "$SPOT_CONF"
 check_exit "filter works again: procmail exits 0" 0 as_user procmail <"$f"
 check_eq "filter works again: delivered once" "$(copies "" pm4)" 1

@@ -54,6 +54,10 @@
 # Environment: SPOT_TEST_BIN, RSPAMD_PORT, TEST_KEEP=1 (keep $T), RSPAMD_LOCAL_HS_CACHE
 # (default ${TMPDIR:-/tmp}/spot-deliver-rspamd-hs, so that only the first private Rspamd of a
 # machine compiles its hyperscan databases, about 10 s).
+# SPOT_TEST_WRAPPER: a command that prefixes every run of the binary under test, e.g.
+# "valgrind -q --error-exitcode=98 --leak-check=full" (make check's valgrind pass). BIN then
+# names a generated script, $T/wrapped/spot-deliver, that runs: $SPOT_TEST_WRAPPER <binary> "$@"
+# (the wrapper's words are split like shell words; the binary's path is made absolute).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,6 +72,14 @@ out=$T/out
 err=$T/err
 : >"$out"
 : >"$err"
+
+if [ -n "${SPOT_TEST_WRAPPER:-}" ]; then
+	case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+	mkdir -p "$T/wrapped"
+	printf '#!/bin/bash\nexec %s %q "$@"\n' "$SPOT_TEST_WRAPPER" "$BIN" >"$T/wrapped/spot-deliver"
+	chmod 755 "$T/wrapped/spot-deliver"
+	BIN=$T/wrapped/spot-deliver
+fi
 
 _tap_n=0
 _tap_failed=0

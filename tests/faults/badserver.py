@@ -31,9 +31,14 @@ Behaviours (the first path segment):
               every poll 503 (Retry-After: 1)
   pollhang    SPOT: 202 "accepted", then every poll hangs
   file/NAME   200 with the bytes of DIR/NAME (--files DIR)
+  s401        401 with WWW-Authenticate (a refused key)
+  foreign/PORT  SPOT: 202 "accepted" with a Location on another origin,
+              http://127.0.0.1:PORT/stolen; a poll of /foreign/... gets a clean verdict
 
 Every request is recorded on arrival as one line in the record file:
 "METHOD PATH"; then, once its body has been read, "body PATH LENGTH SHA256".
+Its header fields go to the record file + ".headers", one "METHOD PATH Name: value"
+line each (as Python's http.server parsed them).
 SIGTERM or SIGINT stops it, even while requests hang.
 """
 import argparse
@@ -149,6 +154,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = self.path.split("?")[0].strip("/").split("/")
         self.mode = parts[0] if parts else ""
         self.st.log("%s %s" % (self.command, self.path))
+        with self.st.lock:
+            with open(self.st.record + ".headers", "a") as f:
+                for k, v in self.headers.items():
+                    f.write("%s %s %s: %s\n" % (self.command, self.path, k, v))
         mode = self.mode
         if mode == "reset":
             # RST instead of FIN: the client sees "connection reset"
@@ -211,6 +220,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.hang()
             return self.send(503, b'{"error": "busy"}\n', "Service Unavailable",
                              [("Retry-After", "1")])
+        if mode == "s401":
+            return self.send(401, b'{"error": "bad key"}\n', "Unauthorized",
+                             [("WWW-Authenticate", 'Bearer realm="spot"')])
+        if mode == "foreign" and len(parts) >= 2:
+            if post:
+                body = json.dumps({"job_id": "job-fault-foreign", "status": "accepted"}).encode()
+                return self.send(202, body + b"\n", "Accepted",
+                                 [("Location", "http://127.0.0.1:%s/stolen/job-fault-foreign" % parts[1])])
+            return self.send(200, self.clean_json())
         if mode == "file" and len(parts) >= 2 and self.st.files:
             name = os.path.basename(parts[1])
             try:

@@ -12,9 +12,9 @@
 #              state_dir (no dead-upstream memory shared with other tests or the host)
 #
 # Functions:
-#   start_bad                   starts tests/faults/badserver.py; sets BAD (http://127.0.0.1:PORT),
-#                               BAD_REC (its record file), BAD_FILES (the directory of its file/NAME
-#                               answers, $T/replies)
+#   start_bad [ID]              starts tests/faults/badserver.py; sets BAD (http://127.0.0.1:PORT),
+#                               BAD_REC (its record file, $T/ID.record), BAD_FILES (the directory
+#                               of its file/NAME answers, $T/replies)
 #   closed_url                  prints a loopback URL nobody listens on
 #   sd_run NAME [RUNOPTS...] -- ARGS...
 #                               runs "$BIN" ARGS through tests/faults/run.py (RUNOPTS are its options:
@@ -100,19 +100,20 @@ open(sys.argv[1], "wb").write(b"\r\n".join(parts))
 EOF
 
 start_bad() {
-	BAD_REC=$T/bad.record
+	local id=${1:-bad}
+	BAD_REC=$T/$id.record
 	BAD_FILES=$T/replies
 	mkdir -p "$BAD_FILES"
 	"$PY" "$FAULTS/badserver.py" --record "$BAD_REC" --files "$BAD_FILES" \
-		--pidfile "$T/bad.pid" </dev/null >"$T/bad.out" 2>"$T/bad.log" &
+		</dev/null >"$T/$id.out" 2>"$T/$id.log" &
 	at_exit kill "$!"
 	local i
 	for i in $(seq 100); do
-		grep -q '^ready' "$T/bad.out" 2>/dev/null && break
+		grep -q '^ready' "$T/$id.out" 2>/dev/null && break
 		sleep 0.05
 	done
-	grep -q '^ready' "$T/bad.out" || bail_out "badserver did not start: $(cat "$T/bad.log")"
-	BAD=http://127.0.0.1:$(sed -n 's/^ready //p' "$T/bad.out")
+	grep -q '^ready' "$T/$id.out" || bail_out "badserver did not start: $(cat "$T/$id.log")"
+	BAD=http://127.0.0.1:$(sed -n 's/^ready //p' "$T/$id.out")
 }
 
 closed_url() {

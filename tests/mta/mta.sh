@@ -54,7 +54,7 @@ need_mta() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (private Postfix/Dovecot instances, setpriv)"
 	local p
 	for p in "$@"; do
-		command -v "$p" >/dev/null 2>&1 || [ -x "$p" ] || skip_all "$p is not installed (scripts/install-deps.sh test)"
+		command -v "$p" >/dev/null 2>&1 || [ -e "$p" ] || skip_all "$p is not installed (scripts/install-deps.sh test)"
 	done
 }
 

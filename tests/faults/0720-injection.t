@@ -1,0 +1,203 @@
+#!/bin/bash
+# Values from Rspamd, the API and the envelope cannot inject a header field or a line break:
+# symbols, options, milter headers, subjects, SMTP messages, job ids, threat levels and argv
+# values full of CR, LF, CRLF CRLF and Unicode line separators. Checked in the delivered
+# message (with topblock.py and with Python's email parser), in the status line (one line), in
+# the log (one line per record) and in the HTTP requests spot-deliver sends.
+. "$(dirname "$0")/faultlib.sh"
+
+CASES="rspamd-tag rspamd-subject rspamd-reject rspamd-soft spot-tag spot-reject spot-long unicode envelope"
+plan $(($(wc -w <<<"$CASES") * 7))
+
+start_bad
+printf 'inject-key-%s\n' "$$" >"$T/key"
+chmod 600 "$T/key"
+HAM=$ROOT/tests/fixtures/mail/ham.eml
+R=$BAD_FILES
+
+"$PY" - "$R" <<'PYEOF'
+import json, os, sys
+d = sys.argv[1]
+def put(name, obj):
+    with open(os.path.join(d, name), "w") as f:
+        json.dump(obj, f)
+inj = lambda n: "\r\nX-Injected: %d" % n
+put("rspamd-tag.json", {
+    "action": "add header", "score": 7.5, "required_score": 15.0,
+    "symbols": {
+        "EVIL" + inj(1): {"score": 1.0, "options": ["a" + inj(2), "b\nX-Injected: 3", "c\r\n\r\nbody"]},
+        "NORMAL": {"score": 0.5}},
+    "milter": {
+        "add_headers": {
+            "X-Rspamd-Extra": "v" + inj(4) + "\r\n\r\nfake body",
+            "X-Bad\r\nName": "x",
+            "X-Injected: 5\r\nX-A": "y",
+            "X-Multi": [{"value": "m" + inj(6), "order": 0}, "n\nX-Injected: 7"],
+            "X-Tabs": "\t\t\t" + " " * 200 + "\r\n" * 50 + "end",
+            "X-Long-Token": "t" * 2000},
+        "remove_headers": {"X-Injected\r\nFoo": 0, "Subject\r\n": 1}},
+    "messages": {"smtp_message": "ok" + inj(8)}})
+put("rspamd-subject.json", {
+    "action": "rewrite subject", "score": 9.0, "required_score": 15.0, "symbols": {},
+    "subject": "[SPAM] hi" + inj(9) + "\r\n\r\nfake body"})
+put("rspamd-reject.json", {
+    "action": "reject", "score": 99.0, "required_score": 15.0, "symbols": {},
+    "messages": {"smtp_message": "Spam\r\n2.0.0 Ok" + inj(10) + "\n\n4.0.0 more"}})
+put("rspamd-soft.json", {
+    "action": "soft reject", "score": 9.0, "required_score": 15.0, "symbols": {},
+    "messages": {"smtp_message": "later\r\n2.0.0 Ok" + inj(11)}})
+put("spot-evil.json", {
+    "job_id": "job" + inj(12), "status": "analyzed", "is_phishing": True,
+    "threat_level": "high" + inj(13) + "\r\n\r\n", "confidence": 0.9})
+put("spot-long.json", {
+    "job_id": ("j" * 1000 + inj(14)) * 100, "status": "analyzed", "is_phishing": True,
+    "threat_level": ("t" * 500 + inj(15)) * 100, "confidence": 0.9})
+put("rspamd-unicode.json", {
+    "action": "add header", "score": 7.5, "required_score": 15.0,
+    "symbols": {"\u00dcN\u00cfC\u00d6D\u00c9\u2028X-Injected: 16": {"score": 1.0},
+                "NEL\u0085X-Injected: 17": {"score": 1.0}},
+    "milter": {"add_headers": {"X-Unicode": "\u00e4\u2029X-Injected: 18\u000bX\u000cY"}}})
+put("spot-unicode.json", {
+    "job_id": "j\u2028X-Injected: 19", "status": "analyzed", "is_phishing": False,
+    "threat_level": "n\u0085X-Injected: 20", "confidence": 0.1})
+PYEOF
+
+# fields NAME FILE: how many top-level header fields named NAME FILE has, by topblock.py and
+# by Python's email parser (which also splits lines at a bare CR), as "A B"
+fields() {
+	local a b
+	a=$("$PY" "$FAULTS/topblock.py" names "$2" | grep -a -c -i -x -F "$1")
+	b=$("$PY" - "$1" "$2" <<'PYEOF'
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[2], "rb").read(), policy=email.policy.compat32)
+print(len(m.get_all(sys.argv[1]) or []))
+PYEOF
+)
+	echo "$a $b"
+}
+
+# badlines FILE: the lines of the fields spot-deliver added to FILE's top block (ours, and
+# Rspamd's milter ones) that are made up entirely of white space (RFC 5322, 3.2.2: MUST NOT) or
+# are longer than 998 bytes (RFC 5322, 2.1.1: MUST NOT)
+badlines() {
+	"$PY" "$FAULTS/topblock.py" badlines "$1" '(?i)x-(spam|spot)(-.*)?|X-Rspamd-Extra|X-Multi|X-Tabs|X-Long-Token|X-Unicode|Subject'
+}
+
+# log_ok NAME: every stderr line of the run is a log record or the status line
+log_ok() {
+	! grep -a -v -E '^(spot-deliver: |[245]\.[0-9]+\.[0-9]+ )' "$T/$1.err" | grep -q .
+}
+
+n=0
+for c in $CASES; do
+	n=$((n + 1))
+	name=j$n
+	cap=$T/$name.cap
+	env=()
+	case $c in
+	rspamd-tag) args=(--rspamd-url "$BAD/file/rspamd-tag.json") ;;
+	rspamd-subject) args=(--rspamd-url "$BAD/file/rspamd-subject.json") ;;
+	rspamd-reject) args=(--rspamd-url "$BAD/file/rspamd-reject.json") ;;
+	rspamd-soft) args=(--rspamd-url "$BAD/file/rspamd-soft.json") ;;
+	spot-tag) args=(--no-rspamd --api-url "$BAD/file/spot-evil.json" --api-key-file "$T/key") ;;
+	spot-reject) args=(--no-rspamd --api-url "$BAD/file/spot-evil.json" --api-key-file "$T/key" --phishing-action reject) ;;
+	spot-long) args=(--no-rspamd --api-url "$BAD/file/spot-long.json" --api-key-file "$T/key") ;;
+	unicode) args=(--rspamd-url "$BAD/file/rspamd-unicode.json" --api-url "$BAD/file/spot-unicode.json" --api-key-file "$T/key") ;;
+	envelope)
+		args=(--rspamd-url "$BAD/good/env" --api-url "$BAD/good/env-api" --api-key-file "$T/key"
+			-f $'evil@example.org\r\nX-Injected: 21' -r $'bob@example.net\nX-Injected: 22'
+			-r $'\r\n\r\nX-Injected: 23' --helo $'helo\r\nX-Injected: 24' --queue-id $'Q1\r\nX-Injected: 25'
+			--client-address $'192.0.2.1\nX-Injected: 26' --user $'bob\rX-Injected: 27')
+		;;
+	esac
+	sd_run "$name" -- "${SD[@]}" "${args[@]}" -- "$FAULTS/lda-count" "$cap" <"$HAM"
+	case $c in
+	rspamd-reject) expect "$name" "$c" refuse 77 5.7.1 ;;
+	spot-reject) expect "$name" "$c" refuse 77 5.7.1 ;;
+	rspamd-soft) expect "$name" "$c" refuse 75 4.7.1 ;;
+	*) expect "$name" "$c" deliver 0 "$HAM" ;;
+	esac
+	cells=("$CELL")
+
+	if [ -e "$cap" ]; then
+		got=$(fields X-Injected "$cap")
+		if [ "$got" = "0 0" ]; then
+			ok 0 "$c: no X-Injected field in the delivered message"
+			cells+=("none")
+		else
+			ok 1 "$c: no X-Injected field in the delivered message"
+			diag "topblock.py, email: $got"
+			"$PY" "$FAULTS/topblock.py" block "$cap" | cat -A | head -n 30 | sed 's/^/#   /' >&2
+			cells+=("**FAIL**: $got")
+		fi
+		before=$("$PY" "$FAULTS/topblock.py" names "$HAM" | grep -a -c -v -i -E '^x-(spam|spot)(-|$)')
+		after=$("$PY" "$FAULTS/topblock.py" names "$cap" | grep -a -c -v -i -E '^x-(spam|spot)(-|$)')
+		if [ "$c" = rspamd-tag ] || [ "$c" = unicode ]; then
+			after=$((after - $("$PY" "$FAULTS/topblock.py" names "$cap" | grep -a -c -x -E 'X-Rspamd-Extra|X-Multi|X-Tabs|X-Long-Token|X-Unicode')))
+		fi
+		if [ "$after" = "$before" ]; then
+			ok 0 "$c: no field but ours and Rspamd's milter ones added"
+		else
+			ok 1 "$c: no field but ours and Rspamd's milter ones added"
+			diag "fields other than ours: $after, in the input: $before"
+			"$PY" "$FAULTS/topblock.py" names "$cap" | sed 's/^/#   /' >&2
+		fi
+	else
+		ok 0 "$c: not delivered, nothing to inject into"
+		ok 0 "$c: not delivered, no field added"
+		cells+=("(not delivered)")
+	fi
+
+	if [ -e "$cap" ]; then
+		bad=$(badlines "$cap")
+		if [ -z "$bad" ]; then
+			ok 0 "$c: no added line of only white space or over 998 bytes"
+			cells+=("ok")
+		else
+			ok 1 "$c: no added line of only white space or over 998 bytes"
+			diag "$bad"
+			cells+=("**FAIL**: $(wc -l <<<"$bad") bad lines")
+		fi
+	else
+		ok 0 "$c: not delivered, no line added"
+		cells+=("(not delivered)")
+	fi
+
+	lines=$(grep -a -c '' "$T/$name.out")
+	if [ -e "$cap" ] || [ "$lines" = 1 ]; then
+		ok 0 "$c: the status line is one line"
+		[ -e "$cap" ] && cells+=("(none)") || cells+=("1 line")
+	else
+		ok 1 "$c: the status line is one line"
+		diag_file "$T/$name.out"
+		cells+=("**FAIL**: $lines lines")
+	fi
+	if log_ok "$name"; then
+		ok 0 "$c: one line per log record"
+		cells+=("ok")
+	else
+		ok 1 "$c: one line per log record"
+		diag_file "$T/$name.err"
+		cells+=("**FAIL**")
+	fi
+	if [ "$c" = envelope ]; then
+		hdrs=$(grep -a -c -i -E '^[A-Z]+ [^ ]*env[^ ]* X-Injected:' "$BAD_REC.headers")
+		seen=$(grep -a -c -E '^[A-Z]+ [^ ]*env' "$BAD_REC.headers")
+		if [ "$hdrs" = 0 ] && [ "$seen" -gt 0 ]; then
+			ok 0 "envelope: no X-Injected field in the requests to Rspamd and the API"
+			cells+=("none in $(grep -c -E '^POST [^ ]*env' "$BAD_REC") requests")
+		else
+			ok 1 "envelope: no X-Injected field in the requests to Rspamd and the API"
+			grep -a 'env' "$BAD_REC.headers" | sed 's/^/#   /' >&2
+			cells+=("**FAIL**: $hdrs")
+		fi
+	else
+		ok 0 "$c: (the envelope is the last case)"
+		cells+=("")
+	fi
+	row "$c" "${cells[@]}"
+done
+
+write_report faults-0720 "Injection" \
+"tests/faults/0720-injection.t. Rspamd and API answers (served by tests/faults/badserver.py) whose symbols, options, milter headers, subject, SMTP message, job id and threat level hold CR, LF, CRLF CRLF, long runs of white space, 100 KB values and Unicode line and paragraph separators, each followed by \`X-Injected: n\`; and envelope values in argv doing the same. \"Injected fields\": fields named X-Injected in the delivered message's top-level block, as tests/faults/topblock.py and Python's email parser (which also breaks lines at a bare CR) see it. \"Added lines\": no line of the fields spot-deliver adds is made up of white space only (RFC 5322, 3.2.2) or longer than 998 bytes (RFC 5322, 2.1.1). The status line and the log (\`--log stderr\`) must stay one line each." \
+	"Case" "Outcome" "Injected fields" "Added lines" "Status line" "Log" "HTTP requests"
