@@ -52,12 +52,44 @@ asan:
 	    LDFLAGS="-fsanitize=address,undefined" all unit
 
 # The whole suite runs twice: as built, and under AddressSanitizer and
-# UndefinedBehaviorSanitizer (build-asan/).
-check: all unit asan
-	prove tests/unit/run.t tests/*.t
+# UndefinedBehaviorSanitizer (build-asan/); tests/faults/ writes the tables of
+# docs/reliability.md. Then each fuzz target runs FUZZ_CHECK_SECONDS, and the unit
+# tests and VALGRIND_TESTS run once more under valgrind memcheck (tests/valgrind.sh).
+check: all unit asan fuzz-build
+	prove tests/unit/run.t tests/*.t tests/faults/*.t
 	SPOT_TEST_BIN=$(CURDIR)/build-asan/spot-deliver SPOT_UNIT_DIR=$(CURDIR)/build-asan/tests/unit \
 	    ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	    prove tests/unit/run.t tests/*.t
+	    prove tests/unit/run.t tests/*.t tests/faults/*.t
+	tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
+	SPOT_FAULTS_COMBOS="$(VALGRIND_COMBOS)" tests/valgrind.sh $(CURDIR)/tests/unit $(VALGRIND_TESTS)
+
+# The valgrind pass: the unit tests, and these end-to-end tests with every run of
+# spot-deliver under memcheck (SPOT_TEST_WRAPPER); the fault tests with two of their
+# four mode/on_timeout pairs (a run under valgrind takes a second).
+VALGRIND_TESTS = tests/0100-core.t tests/0200-spot-api.t tests/faults/*.t
+VALGRIND_COMBOS = blocking/allow blocking/block
+
+# make fuzz: the libFuzzer targets tests/fuzz/fuzz-NAME.c, built with clang into
+# build-fuzz/ with the src objects built for fuzzing, each run FUZZ_SECONDS from its
+# seed corpus tests/fuzz/corpus-NAME/ (tests/fuzz/README.md).
+FUZZ_O = build-fuzz
+FUZZ_NAMES = rewrite rspamd spot config
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 10
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+    -fno-sanitize-recover=all
+
+$(O)/tests/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(O)/libspot.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/fuzz -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(O)/libspot.a $(DEPLIBS)
+
+fuzz-build:
+	$(MAKE) O=$(FUZZ_O) CC=clang CFLAGS="$(FUZZ_FLAGS) -Wno-unknown-warning-option" \
+	    $(FUZZ_NAMES:%=$(FUZZ_O)/tests/fuzz/fuzz-%)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 # the load test of docs/scaling.md (docs/scaling-results.md)
 loadtest:
@@ -75,9 +107,9 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/spot-deliver.conf.5 $(DESTDIR)$(SYSCONFDIR)/spot-deliver.conf.example
 
 clean:
-	rm -rf spot-deliver libspot.a cmd/*.o src/*.o $(UNIT) build-asan
+	rm -rf spot-deliver libspot.a cmd/*.o src/*.o $(UNIT) build-asan build-fuzz build-valgrind
 
-.PHONY: all unit check asan install uninstall clean loadtest
+.PHONY: all unit check asan install uninstall clean loadtest fuzz fuzz-build
 
 # make bench (issue 8): an optimized build in bench/work/build, then bench/bench.py
 # measures it against rspamc and cat with a private rspamd and the stand-in API;

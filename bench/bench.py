@@ -9,9 +9,10 @@ and the stand-in SPOT API (scripts/spot-api-local) on loopback, everything
 under bench/work/ (git-ignored), and stops them at the end.
 
 What one "delivery" is, for every client: the message is written into a pipe
-(as Postfix's pipe(8) does) by a thread of this script; the client reads it
-from its standard input; the final LDA is bench/lda (copies its stdin to a
-file), the same program for all of them:
+(as Postfix's pipe(8) does) by this script; the client reads it from its
+standard input; it is started and reaped by bench/runner (a small static
+program: see runner.c for why not by Python); the final LDA is bench/lda
+(copies its stdin to a file), the same program for all of them:
   cat            cat > FILE                       (the floor: only a copy)
   rspamc         rspamc -h 127.0.0.1:PORT --mime --exec "bench/lda FILE"
   sd-rspamd      spot-deliver (Rspamd only)    -- bench/lda FILE
@@ -19,7 +20,7 @@ file), the same program for all of them:
   sd-api         spot-deliver (API only)       -- bench/lda FILE
 Client CPU is user + system time of the process tree from wait4(2) (the client
 and every descendant it waited for: rspamc's LDA, spot-deliver's exec'd LDA),
-wall time is spawn to reap, peak RSS is wait4's ru_maxrss (the largest process
+wall time is fork to reap (in the runner), peak RSS is wait4's ru_maxrss (the largest process
 of the tree; for spot-deliver it covers the time before the exec too).
 
 Writes bench/results.md, bench/results.png and bench/work/results.json, and
@@ -52,9 +53,9 @@ ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
        "LC_ALL": "C", "HOME": WORK}
 
 # name, bytes, repetitions
-SIZES = [("5k", 5 * 1024, 40), ("100k", 100 * 1024, 30), ("1m", 1024 * 1024, 20),
-         ("25m", 25 * 1024 * 1024, 10)]
-TP_N, TP_CONC, TP_REPS = 200, 20, 5
+SIZES = [("5k", 5 * 1024, 60), ("100k", 100 * 1024, 40), ("1m", 1024 * 1024, 30),
+         ("25m", 25 * 1024 * 1024, 15)]
+TP_N, TP_CONC, TP_REPS = 200, 20, 7
 # empty programs linked against spot-deliver's libraries, one at a time, then all
 LINKSETS = [("libc", [], []), ("cjson", ["CJSON"], ["libcjson"]), ("glib", ["GLIB"], ["glib-2.0"]),
             ("gmime", ["GMIME"], ["gmime-3.0"]), ("curl", ["CURL"], ["libcurl"]),
@@ -194,6 +195,20 @@ def pick_rspamd_port():
         if all(port_free(base + i) for i in (0, 1, 3)):
             return base
     die("no free loopback ports for rspamd in 23400..24400")
+
+
+def busy_ms():
+    """CPU time the whole machine spent busy so far (all cores, /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def own_ms():
+    """CPU time of this process and of every child it has reaped (runner and all it ran)."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime) * 1000.0
 
 
 def proc_cpu_ticks(pid):
@@ -437,6 +452,16 @@ class Bench:
         """CPU ms used so far by rspamd (main process and workers) and by the stand-in API."""
         return (proc_cpu_ticks(self.rspamd_pid) * 1000.0 / self.hz,
                 proc_cpu_ticks(self.api_pid) * 1000.0 / self.hz)
+
+    def all_servers_ms(self):
+        """rspamd, the API and rspamd's DNS stub: CPU ms so far."""
+        total = sum(self.server_ms())
+        try:
+            with open(os.path.join(self.rspamd_dir, "run", "dnsstub.pid")) as f:
+                total += proc_cpu_ticks(int(f.read().strip())) * 1000.0 / self.hz
+        except (OSError, ValueError):
+            pass
+        return total
 
     def counted(self):
         """Deliveries counted so far in state_dir/counters (spot-deliver --stats' source)."""
@@ -733,6 +758,14 @@ class Bench:
                  "GMime %s, valgrind %s, Python %s.\n"
                  % (m["cpu"], m["cores"], m["mem_gib"], m["kernel"], m["debian"], m["rspamd"],
                     m["libcurl"], m["gmime"], m["valgrind"], m["python"]))
+        fo = self.foreign
+        L.append("Other load: while this ran (%.0f s), processes outside the benchmark used %.0f%% of "
+                 "the machine's CPU (/proc/stat busy time minus the benchmark's own: harness, clients, "
+                 "rspamd, API, DNS stub); load average %.1f at the start. %s\n"
+                 % (fo["elapsed_s"], 100 * fo["share"], fo["load_start"][0],
+                    "The machine was shared: wall times and throughput are noisier than on an idle "
+                    "host; instruction counts are not affected." if fo["share"] > 0.05 else
+                    "The machine was otherwise quiet."))
         L.append("## How it was measured\n")
         L.append(
             "- One private rspamd (scripts/rspamd-local, one normal worker, loopback DNS stub) and "
@@ -742,11 +775,13 @@ class Bench:
             "a forged `X-SPOT-Is-Phishing` that spot-deliver strips), text and HTML parts, and a "
             "base64 PDF attachment making up the size. Rspamd answers `no action` for all of them.\n"
             "- Each delivery: this script writes the message into a pipe (as Postfix's pipe(8) "
-            "does); the client reads it on stdin; the final LDA is `bench/lda FILE` (copies stdin "
+            "does); the client reads it on stdin; bench/runner (a small static program, so "
+            "that no client inherits the Python harness's memory in its ru_maxrss) forks it and "
+            "reaps it with wait4(2); the final LDA is `bench/lda FILE` (copies stdin "
             "to a file, no fsync) for rspamc and spot-deliver, and `cat > FILE` is the floor. "
             "Every delivered file is checked (size, unchanged body, the scanners' headers).\n"
             "- CPU = user + system time of the client's process tree from wait4(2) (rspamc and the "
-            "LDA it forks; spot-deliver and the LDA it execs); wall = spawn to reap; peak RSS = "
+            "LDA it forks; spot-deliver and the LDA it execs); wall = fork to reap; peak RSS = "
             "wait4's ru_maxrss (the largest process of the tree, spot-deliver's before its exec "
             "included). Cases run interleaved in a rotating order; one warm-up round is dropped; "
             "the tables give the median and the interquartile range [p25-p75] (RSS: the maximum).\n"
@@ -764,7 +799,7 @@ class Bench:
             % (API_DELAY_MS, API_DELAY_MS, m["cores"]))
         L.append("## Per delivery\n")
         L.append("| size | client | CPU ms | CPU / cat | CPU / rspamc | wall ms | peak RSS MiB "
-                 "| instructions (M) | instr. / cat | instr. / rspamc | servers' CPU ms (rspamd + API) |")
+                 "| instructions (M) | instr. / cat | instr. / rspamc | servers' CPU ms (rspamd + API; mean, 10 ms ticks) |")
         L.append("|---|---|---|---|---|---|---|---|---|---|---|")
         fmt = lambda s, d=2: "%.*f [%.*f-%.*f]" % (d, s["median"], d, s["p25"], d, s["p75"])
         for size, _, _ in SIZES:
@@ -849,6 +884,8 @@ class Bench:
         with open(os.path.join(WORK, "results.json"), "w") as f:
             json.dump({"timings": t, "instructions": ins, "throughput": self.tp,
                        "profile": self.profile, "checks": self.checks, "machine": m,
+                       "links": self.links, "foreign_load": self.foreign,
+                       "throughput_counted": self.tp_counted,
                        "targets": [[a, b, c] for a, b, c in self.targets]}, f, indent=1)
         return text
 
@@ -952,7 +989,23 @@ class Bench:
                    b["cpu_ms"]["median"], b["rspamd_ms"], b["api_ms"],
                    100.0 * demand / (os.cpu_count() * b["wall_ms"]["median"]), os.cpu_count()))
         if any(n.startswith("throughput") for n in missed):
-            L.append("- **Throughput**: see the throughput table: the CPU per message bounds it.")
+            tp = self.tp
+            bound = lambda c: os.cpu_count() * 1000.0 / (tp[c]["cpu_ms_per_msg"] + tp[c]["rspamd_cpu_ms_per_msg"]
+                                                         + tp[c]["api_cpu_ms_per_msg"])
+            L.append(
+                "- **Throughput at %d at a time:** spot-deliver (Rspamd) %.1f msg/s against rspamc's "
+                "%.1f (runs: %s against %s). Per message spot-deliver uses less CPU (%.2f ms against "
+                "%.2f; with rspamd's share the CPU bound is %.0f against %.0f msg/s), so the rate is "
+                "not bounded by its CPU here; without state_dir (no counters) it did %.1f msg/s. "
+                "Other processes took %.0f%% of the machine during this run%s."
+                % (TP_CONC, tp["sd-rspamd"]["msgs_per_s"], tp["rspamc"]["msgs_per_s"],
+                   ", ".join("%.0f" % x for x in tp["sd-rspamd"]["runs"]),
+                   ", ".join("%.0f" % x for x in tp["rspamc"]["runs"]),
+                   tp["sd-rspamd"]["cpu_ms_per_msg"], tp["rspamc"]["cpu_ms_per_msg"],
+                   bound("sd-rspamd"), bound("rspamc"), tp["sd-rspamd-nostate"]["msgs_per_s"],
+                   100 * self.foreign["share"],
+                   ": the runs scatter widely, rerun `make bench` on a quiet host before reading "
+                   "anything into this" if self.foreign["share"] > 0.05 else ""))
         if any(n.startswith("25 MB message: peak RSS") for n in missed):
             L.append("- **Peak RSS**: see the per-delivery table.")
         return "\n".join(L) + "\n"
@@ -1018,6 +1071,8 @@ unset multiplot
 
     def main(self):
         t0 = time.time()
+        busy0, own0 = busy_ms(), own_ms()
+        self.load_start = os.getloadavg()
         self.check_tools()
         self.build_helpers()
         self.nlibs = len(self.loaded(self.bin))
@@ -1032,8 +1087,18 @@ unset multiplot
             self.link_costs()
             self.request_checks()
         finally:
+            try:
+                servers = self.all_servers_ms() if self.started else 0.0
+            except Exception:
+                servers = 0.0
             self.stop_servers()
             self.sp.close()
+        # CPU the machine spent on anything but this benchmark while it ran: a noise indicator
+        elapsed = time.time() - t0
+        foreign = busy_ms() - busy0 - (own_ms() - own0) - servers
+        self.foreign = {"share": max(0.0, foreign) / (elapsed * 1000.0 * os.cpu_count()),
+                        "elapsed_s": elapsed, "load_start": self.load_start,
+                        "load_end": os.getloadavg()}
         self.evaluate()
         text = self.report()
         self.plot()

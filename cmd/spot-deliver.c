@@ -411,8 +411,12 @@ main(int argc, char **argv)
 	set_signals();
 	config_init(&cfg);
 	if (parse_args(&c, argc, argv) == 0) {
-		if (c.error[0] == '\0')
-			load_config(&c, &cfg, warn, sizeof(warn));
+		if (c.error[0] == '\0' && load_config(&c, &cfg, warn, sizeof(warn)) == 0 &&
+		    cfg.handoff && c.lda != NULL)
+			/* Postfix repeats "-r ${recipient}"'s second word per recipient */
+			snprintf(c.error, sizeof(c.error), "--handoff takes no delivery "
+			    "agent, but \"%s\" was given (several recipients? use "
+			    "--recipient=${recipient} or a recipient limit of 1)", c.lda[0]);
 		config_protect_secrets(&cfg);
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
 		tool = c.check_config || c.stats || c.selftest;

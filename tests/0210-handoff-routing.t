@@ -5,7 +5,7 @@
 need_rspamd
 KEY=handoff-key-$$
 start_spot_api "$KEY" "clean"
-plan 22
+plan 24
 
 M=$ROOT/tests/fixtures/mail
 LDA=$ROOT/tests/lda-capture
@@ -71,3 +71,10 @@ if [ -x /usr/lib/dovecot/dovecot-lda ] && command -v setpriv >/dev/null; then
 else
 	for i in 1 2 3 4; do skip "dovecot routing" "dovecot-lda or setpriv missing"; done
 fi
+
+# hand-off has no LDA: a second recipient word (Postfix's "-r ${recipient}"
+# with several recipients) must not be dropped silently
+before=$(spot_count)
+check_exit "hand-off with a stray argument: 75, nothing handed off" 75 \
+	handoff -r a@example.net b@example.net < "$M/ham.eml"
+check_grep "hand-off with a stray argument: 4.3.5 names it" '^4\.3\.5 --handoff takes no delivery agent, but "b@example.net"' "$out"

@@ -6,7 +6,7 @@
 # The master.cf/main.cf lines are tests/mta/*.spot and *.handoff, the README's text.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/mta/mta.sh"
-need_mta postfix postqueue swaks dovecot /usr/lib/dovecot/dovecot-lda setpriv
+need_mta postfix postqueue swaks dovecot /usr/lib/dovecot/dovecot-lda
 need_rspamd
 SPOT_KEY=pf-key-$$
 start_spot_api "$SPOT_KEY" clean
@@ -29,10 +29,10 @@ pf_main "local_header_rewrite_clients ="
 printf 'bob@example.net ok\ndave@example.net ok\n' >"$PF/etc/vmailbox"
 printf 'api.example.net spotapi:\n' >"$PF/etc/transport"
 pf_start
-plan 58
+plan 62
 
 M=$ROOT/tests/fixtures/mta
-part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
+part() { "$PY" "$ROOT/tests/msgpart.py" "$@" 2>/dev/null; }
 like() { printf '%s\n' "$3" >"$T/like"; check_grep "$1" "$2" "$T/like"; }
 # msg FIXTURE ID: a copy of tests/fixtures/mta/FIXTURE with Message-ID <ID@sender.example>
 msg() { sed "s/MSGID/$2/" "$M/$1" >"$T/$2.eml"; echo "$T/$2.eml"; }
@@ -83,6 +83,14 @@ check_eq "two recipients: two scans, each with one X-Envelope-To" \
 	"$(records "$qid" | xargs grep -c '"X-Envelope-To"' | cut -d: -f2 | tr '\n' ' ')" "1 1 "
 check_eq "two recipients: dave's copy says Delivered-To: dave" \
 	"$(part header Delivered-To "$(delivered "$DAVE" two1 | head -n 1)")" dave@example.net
+
+# ---- a null sender (a bounce from elsewhere): pipe(8) passes ${sender} as MAILER-DAEMON
+f=$(msg ham.eml null1)
+qid=$(swaks_send "$f" '<>' bob@example.net)
+check_grep "null sender: smtpd got MAIL FROM:<>" '^ -> MAIL FROM:<>' "$T/swaks.out"
+like "null sender: delivered" "relay=spot, .*dsn=2\.0\.0, status=sent" "$(pf_wait_status "$qid")"
+check_eq "null sender: once in bob's Maildir" "$(maildir_grep '<null1@sender\.example>' "$BOB")" 1
+check_grep "null sender: X-Envelope-From MAILER-DAEMON" '\["X-Envelope-From", "MAILER-DAEMON"\]' "$(records "$qid" | head -n 1)"
 
 # ---- GTUBE in blocking mode: bounced with 5.7.1 and Rspamd's text
 before=$(maildir_count "$BOB")

@@ -29,7 +29,7 @@ plan 39
 
 M=$ROOT/tests/fixtures/mta
 MD=$HOME_U/Maildir
-part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
+part() { "$PY" "$ROOT/tests/msgpart.py" "$@" 2>/dev/null; }
 like() { printf '%s\n' "$3" >"$T/like"; check_grep "$1" "$2" "$T/like"; }
 msg() { sed "s/MSGID/$2/" "$M/$1" >"$T/$2.eml"; echo "$T/$2.eml"; }
 # in FOLDER ID: copies of <ID@sender.example> in the Maildir folder ("" is INBOX)

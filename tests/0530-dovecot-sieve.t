@@ -18,7 +18,7 @@ plan 28
 
 M=$ROOT/tests/fixtures/mta
 MD=$HOME_B/Maildir
-part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
+part() { "$PY" "$ROOT/tests/msgpart.py" "$@" 2>/dev/null; }
 msg() { sed "s/MSGID/$2/" "$M/$1" >"$T/$2.eml"; echo "$T/$2.eml"; }
 copies() { maildir_grep "<$2@sender\.example>" "$MD/$1"; }
 file_of() { grep -l -F "<$2@sender.example>" $(maildir_files "$MD/$1") /dev/null | head -n 1; }

@@ -10,7 +10,7 @@ RSPAMD_FAULTS="refused hang slowread slow s500 s503 empty truncated cut wrongsha
 API_FAULTS="$RSPAMD_FAULTS accepted pollhang"
 nr=$(wc -w <<<"$RSPAMD_FAULTS")
 na=$(wc -w <<<"$API_FAULTS")
-plan $(((nr + na) * 4))
+plan $(((nr + na) * NCOMBOS))
 
 start_bad
 KEY=fault-key-$$

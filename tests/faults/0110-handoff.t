@@ -6,7 +6,7 @@
 . "$(dirname "$0")/faultlib.sh"
 
 FAULTS_LIST="good refused hang slowread slow s500 s503 empty truncated cut wrongshape wrongtypes huge redirect reset accepted pollhang"
-plan $(($(wc -w <<<"$FAULTS_LIST") * 4))
+plan $(($(wc -w <<<"$FAULTS_LIST") * NCOMBOS))
 
 start_bad
 printf 'handoff-key-%s\n' "$$" >"$T/key"

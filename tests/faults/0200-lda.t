@@ -6,7 +6,7 @@
 . "$(dirname "$0")/faultlib.sh"
 
 CASES="missing noexec directory badinterp notaprogram pathmissing exit75 exit1 exit77 killed killedterm partial"
-plan $(($(wc -w <<<"$CASES") * 4 + 1))
+plan $(($(wc -w <<<"$CASES") * NCOMBOS + 1))
 
 start_bad
 printf 'not a program\n' >"$T/noexec"

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/faultlib.sh"
 
 CASES="control epipe epipe1000 devfull diskfull closed"
-plan $(($(wc -w <<<"$CASES") * 4))
+plan $(($(wc -w <<<"$CASES") * NCOMBOS))
 
 start_bad
 if small_tmpfs "$T/full" 64k; then FULL_OK=1; else FULL_OK=; fi

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/faultlib.sh"
 
 CASES="control full readonly missing tmpdirfull tmpdirro ldacopy small"
-plan $(($(wc -w <<<"$CASES") * 4 * 2))
+plan $(($(wc -w <<<"$CASES") * NCOMBOS * 2))
 
 start_bad
 BIG=$T/big.eml

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/faultlib.sh"
 
 CASES="TERM INT HUP TERM-stdin PIPE"
-plan $(($(wc -w <<<"$CASES") * 4 * 2))
+plan $(($(wc -w <<<"$CASES") * NCOMBOS * 2))
 
 start_bad
 printf 'signal-key-%s\n' "$$" >"$T/key"

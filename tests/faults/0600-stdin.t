@@ -5,7 +5,7 @@
 . "$(dirname "$0")/faultlib.sh"
 
 CASES="truncated closed empty atmax overmax overmaxspool readerror"
-plan $(($(wc -w <<<"$CASES") * 4))
+plan $(($(wc -w <<<"$CASES") * NCOMBOS))
 
 start_bad
 SIZE=$(wc -c <"$MSG" | tr -d ' ')

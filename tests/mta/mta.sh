@@ -4,7 +4,7 @@
 #
 # The recipe files beside this one (master.cf.spot, main.cf.spot, master.cf.handoff,
 # fetchmailrc, procmailrc, procmailrc.lda, main.cf.procmail, dovecot-sieve.conf,
-# junk.sieve) are the exact text of README.md's "Integration recipes"; readme_has checks
+# junk.sieve, by-hand) are the exact text of README.md's "Integration recipes"; readme_has checks
 # that, and recipe FILE gives the text with the production paths replaced by the test's:
 #   /usr/local/bin/spot-deliver       -> $BIN -c $SPOT_CONF   (a later -c in the recipe wins)
 #   /etc/spot-deliver-handoff.conf    -> $T/etc/spot-deliver-handoff.conf
@@ -23,11 +23,13 @@
 #   closed_url                  print http://127.0.0.1:PORT of a loopback port nobody listens on
 #   maildir_count DIR           number of messages in DIR/new and DIR/cur
 #   maildir_grep ERE DIR        number of messages in DIR/new and DIR/cur that match ERE
+#   maildir_files DIR           the message files of DIR/new and DIR/cur, one a line
 #   dc_init                     write a private Dovecot config under $DC=$T/dovecot (IMAP and POP3
 #                               on free loopback ports $DC_IMAP_PORT, $DC_POP3_PORT; passwd-file
 #                               users, all with uid/gid of $MTA_USER; auth-userdb open to the LDA;
 #                               the README's dovecot-sieve.conf included); logs to $DC/dovecot.log
-#   dc_adduser NAME PASSWORD    add a user, home $DC/home/NAME (mail in ~/Maildir); prints the home
+#   dc_adduser NAME PASSWORD    add a user (before or after dc_start), home $DC/home/NAME with "@"
+#                               as "_at_", owned by $MTA_USER, mail in ~/Maildir; prints the home
 #   dc_start, dc_stop           start it (wait for the IMAP banner), stop it (wait for the master)
 #   pf_init                     write a private Postfix instance under $PF=$T/postfix: smtpd on
 #                               127.0.0.1:$PF_PORT, maillog_file $PF/maillog, no outgoing mail
