@@ -5,7 +5,7 @@
 need_rspamd
 KEY=handoff-key-$$
 start_spot_api "$KEY" "clean"
-plan 24
+plan 25
 
 M=$ROOT/tests/fixtures/mail
 LDA=$ROOT/tests/lda-capture
@@ -78,3 +78,4 @@ before=$(spot_count)
 check_exit "hand-off with a stray argument: 75, nothing handed off" 75 \
 	handoff -r a@example.net b@example.net < "$M/ham.eml"
 check_grep "hand-off with a stray argument: 4.3.5 names it" '^4\.3\.5 --handoff takes no delivery agent, but "b@example.net"' "$out"
+check_eq "hand-off with a stray argument: the API got nothing" "$(spot_count)" "$before"
