@@ -219,28 +219,27 @@ fold_7bit(struct buf *out, const struct hdr_field *f, const char *eol)
 	buf_puts(out, eol);
 }
 
+/* RFC 2047 encoded words for an 8-bit value, then folded like any other:
+ * GMime's per-header formatters (From, To...) are not used, since a value
+ * from a server that does not parse as what its name says would come out
+ * mangled, or without its newline. */
 static void
-format_8bit(struct buf *out, const struct hdr_field *f, int crlf)
+fold_8bit(struct buf *out, const struct hdr_field *f, const char *eol)
 {
 	static int gmime_ready;
-	GMimeHeaderList *list;
-	GMimeFormatOptions *fo;
-	char *text;
+	struct hdr_field encoded = { f->name, NULL };
+	char *valid;
 
 	if (!gmime_ready) {
 		g_mime_init();
 		gmime_ready = 1;
 	}
-	list = g_mime_header_list_new(NULL);
-	g_mime_header_list_append(list, f->name, f->value, "utf-8");
-	fo = g_mime_format_options_new();
-	g_mime_format_options_set_newline_format(fo,
-	    crlf ? GMIME_NEWLINE_FORMAT_DOS : GMIME_NEWLINE_FORMAT_UNIX);
-	text = g_mime_header_list_to_string(list, fo);
-	buf_puts(out, text);
-	g_free(text);
-	g_mime_format_options_free(fo);
-	g_object_unref(list);
+	/* invalid UTF-8 would be passed on raw: U+FFFD instead */
+	valid = g_utf8_make_valid(f->value, -1);
+	encoded.value = g_mime_utils_header_encode_text(NULL, valid, "utf-8");
+	fold_7bit(out, &encoded, eol);
+	g_free(encoded.value);
+	g_free(valid);
 }
 
 void
@@ -252,7 +251,7 @@ hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf)
 		if (is_7bit(fields[i].value))
 			fold_7bit(out, &fields[i], crlf ? "\r\n" : "\n");
 		else
-			format_8bit(out, &fields[i], crlf);
+			fold_8bit(out, &fields[i], crlf ? "\r\n" : "\n");
 	}
 }
 

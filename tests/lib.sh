@@ -119,6 +119,19 @@ trap _lib_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A watchdog: no test file may hang CI. After TEST_TIMEOUT seconds (default
+# 600) it ends the test and the commands it waits for; the exit trap still
+# cleans up.
+(
+	trap - EXIT
+	sleep "${TEST_TIMEOUT:-600}"
+	echo "Bail out! $(basename "$0") took more than ${TEST_TIMEOUT:-600} s"
+	kill -TERM $$         # pending until the foreground command ends...
+	pkill -TERM -P $$     # ...which this ends
+) >&2 </dev/null &
+_watchdog=$!
+_exit_cmds+=("kill $_watchdog")
+
 diag() {
 	local line
 	printf '%s\n' "$@" | while IFS= read -r line; do printf '# %s\n' "$line"; done >&2

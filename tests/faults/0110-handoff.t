@@ -72,7 +72,7 @@ for fault in $FAULTS_LIST; do
 			CELL="75 4.4.1, retried (the API had read it whole ${got}×)"
 			;;
 		esac
-		[ "$R_MS" -le $((DEADLINE + SLACK_MS)) ] || why+=("took $R_MS ms, more than $DEADLINE + $SLACK_MS ms")
+		[ "$R_MS" -le $((DEADLINE + SLACK_MS)) ] || why+=("took longer than $DEADLINE + $SLACK_MS ms")
 		if [ ${#why[@]} -eq 0 ]; then
 			ok 0 "hand-off $fault, $mode/$policy: $CELL"
 		else

@@ -66,6 +66,12 @@ for c in $CASES; do
 		ldacopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy ;;
 		small) spool=(-o "spool_dir=$T/ro") dir=$T/ro msg=$ROOT/tests/fixtures/mail/ham.eml ;;
 		esac
+		if { [ "$c" = tmpdirfull ] || [ "$c" = tmpdirro ]; } && wrapped; then
+			skip "$d" "valgrind needs a writable \$TMPDIR"
+			skip "$d: nothing left behind" "valgrind"
+			cells+=("skipped under valgrind")
+			continue
+		fi
 		if { [ "$c" = full ] || [ "$c" = tmpdirfull ] || [ "$c" = ldacopy ]; } && [ -z "$ROOT_MOUNTS" ]; then
 			skip "$d" "needs root and mount(8) for a small tmpfs"
 			skip "$d: nothing left behind" "needs root"

@@ -5,30 +5,33 @@
 # runs anything, whatever argv holds; a hard deadline bounds the run whatever the servers do.
 . "$(dirname "$0")/faultlib.sh"
 
-plan 31
+plan 33
 
 start_bad other
 OTHER_REC=$BAD_REC
 OTHER_PORT=${BAD##*:}
 start_bad
 KEY=Secr3t-Key-$$-$RANDOM
+PW=Rspamd-Passw0rd-$$-$RANDOM
 printf '%s\n' "$KEY" >"$T/key"
 chmod 600 "$T/key"
 HAM=$ROOT/tests/fixtures/mail/ham.eml
 ulimit -c unlimited 2>/dev/null || ulimit -c "$(ulimit -H -c)" 2>/dev/null || true
 CORE=$(ulimit -c)
+# ASan sets RLIMIT_CORE to 0 at start-up (disable_coredump=1) unless told not to
+NOASANCORE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}disable_coredump=0
 
 # result DESC STATUS: one TAP line and one table row
 result() {
 	local desc=$1 st=$2
 	shift 2
-	if ok "$st" "$desc"; then row "$desc" "ok"; else row "$desc" "**FAIL**${1:+: $*}"; [ $# -gt 0 ] && diag "$@"; fi
+	if ok "$st" "$desc"; then row "$desc" "ok"; else row "$desc" "**FAIL**"; [ $# -gt 0 ] && diag "$@"; fi
 }
 
-# leaks NAME: how many of the run's outputs (stdout, stderr, delivered message, LDA records) hold
-# the key
+# leaks NAME: how many lines of the run's outputs (stdout, stderr, delivered message, LDA records)
+# hold the key or the Rspamd password
 leaks() {
-	cat "$T/$1".out "$T/$1".err "$T/$1".cap* 2>/dev/null | grep -a -c -F -- "$KEY"
+	cat "$T/$1".out "$T/$1".err "$T/$1".cap* 2>/dev/null | grep -a -c -F -e "$KEY" -e "$PW"
 }
 
 # an LDA that records its environment and its core file size limit, then takes the message
@@ -43,7 +46,7 @@ chmod 755 "$T/lda-env"
 api=(--api-url "$BAD/good/sec" --api-key-file "$T/key")
 
 # ---- the key in outputs
-sd_run k1 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" "${api[@]}" -f a@example.org -r b@example.net \
+ASAN_OPTIONS=$NOASANCORE sd_run k1 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" "${api[@]}" -f a@example.org -r b@example.net \
 	-- "$T/lda-env" "$T/k1.cap" <"$HAM"
 result "a delivery: the key is not in stdout, stderr, the message, the LDA's argv or environment" \
 	"$([ "$R_KIND $R_CODE" = "exit 0" ] && [ "$(leaks k1)" = 0 ]; echo $?)" "$(cat "$T/k1.res"), $(leaks k1) leaks"
@@ -56,6 +59,12 @@ SPOT_API_KEY=$KEY sd_run k2 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" --api-url
 result "key from SPOT_API_KEY: delivered, and the LDA does not inherit SPOT_API_KEY" \
 	"$([ "$R_KIND $R_CODE" = "exit 0" ] && ! grep -q -F -- "$KEY" "$T/k2.cap.env"; echo $?)" \
 	"$(cat "$T/k2.res"); LDA environment: $(grep -c -F -- "$KEY" "$T/k2.cap.env" 2>/dev/null) line(s) with the key"
+
+SPOT_DELIVER_RSPAMD_PASSWORD=$PW sd_run k2b -- "${SD[@]}" --rspamd-url "$BAD/good/sec" \
+	-- "$T/lda-env" "$T/k2b.cap" <"$HAM"
+result "rspamd_password from SPOT_DELIVER_RSPAMD_PASSWORD: delivered, and the LDA does not inherit it" \
+	"$([ "$R_KIND $R_CODE" = "exit 0" ] && ! grep -q -F -- "$PW" "$T/k2b.cap.env"; echo $?)" \
+	"$(cat "$T/k2b.res"); LDA environment: $(grep -c -F -- "$PW" "$T/k2b.cap.env" 2>/dev/null) line(s) with the password"
 
 sd_run k3 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" --api-url "$BAD/s401" --api-key-file "$T/key" \
 	-- "$LDA" "$T/k3.cap" <"$HAM"
@@ -73,7 +82,7 @@ sd_run k5 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" "${api[@]}" --check <"$HAM"
 result "--check: valid JSON without the key" \
 	"$([ "$R_KIND $R_CODE" = "exit 0" ] && json_get "$T/k5.out" decision >/dev/null && [ "$(leaks k5)" = 0 ]; echo $?)"
 
-printf 'rspamd_password = %s\napi_url = %s/good/sec\napi_key_file = %s\n' "$KEY" "$BAD" "$T/key" >"$T/secret.conf"
+printf 'rspamd_password = %s\napi_url = %s/good/sec\napi_key_file = %s\n' "$PW" "$BAD" "$T/key" >"$T/secret.conf"
 sd_run k6 -- --log stderr -c "$T/secret.conf" --check-config
 result "--check-config: the API key and rspamd_password masked" \
 	"$([ "$R_KIND $R_CODE" = "exit 0" ] && grep -q '^rspamd_password = \*' "$T/k6.out" && [ "$(leaks k6)" = 0 ]; echo $?)" \
@@ -90,7 +99,7 @@ result "--api-key on the command line: 75 4.3.5, the key not echoed" \
 	"$([ "$R_KIND $R_CODE $(_status_code k8)" = "exit 75 4.3.5" ] && [ "$(leaks k8)" = 0 ]; echo $?)" \
 	"$(cat "$T/k8.res"), $(leaks k8) leaks"
 
-sd_run k9 -- "${SD[@]}" -o "rspamd_password=$KEY" -- "$LDA" "$T/k9.cap" <"$HAM"
+sd_run k9 -- "${SD[@]}" -o "rspamd_password=$PW" -- "$LDA" "$T/k9.cap" <"$HAM"
 result "-o rspamd_password=... on the command line: 75 4.3.5, not echoed" \
 	"$([ "$R_KIND $R_CODE $(_status_code k9)" = "exit 75 4.3.5" ] && [ "$(leaks k9)" = 0 ]; echo $?)" \
 	"$(cat "$T/k9.res"), $(leaks k9) leaks"
@@ -114,8 +123,9 @@ result "a key with a space in it: 75 4.3.5, the key not echoed" \
 
 n_auth=$(grep -c -F "Authorization: Bearer $KEY" "$BAD_REC.headers")
 n_rspamd=$(grep -F '/checkv2 ' "$BAD_REC.headers" | grep -c -i -F -e "$KEY" -e 'Authorization:')
-result "the key goes to the API ($n_auth requests), never to Rspamd" \
-	"$([ "$n_auth" -gt 0 ] && [ "$n_rspamd" = 0 ]; echo $?)" "$n_rspamd Rspamd request headers with it"
+n_pw=$(grep -c -F "Password: $PW" "$BAD_REC.headers")
+result "the key goes to the API ($n_auth requests), never to Rspamd (which gets its password: $n_pw)" \
+	"$([ "$n_auth" -gt 0 ] && [ "$n_rspamd" = 0 ] && [ "$n_pw" -gt 0 ]; echo $?)" "$n_rspamd Rspamd request headers with the key"
 
 sd_run k13 -- "${SD[@]}" --no-rspamd --api-url "$BAD/foreign/$OTHER_PORT" --api-key-file "$T/key" \
 	-o poll_interval_ms=50 --analysis-timeout-ms 2000 --on-timeout block -- "$LDA" "$T/k13.cap" <"$HAM"
@@ -124,13 +134,21 @@ result "a 202 whose Location is another origin: polled at api_url/<job id>, the 
 		[ "$(part header X-SPOT-Status "$T/k13.cap")" = analyzed ]; echo $?)" \
 	"$(cat "$T/k13.res"); other origin: $(cat "$OTHER_REC")"
 
+closed=$(closed_url)
+http_proxy=$closed HTTP_PROXY=$closed https_proxy=$closed HTTPS_PROXY=$closed ALL_PROXY=$closed \
+	all_proxy=$closed NO_PROXY= sd_run k14 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" "${api[@]}" \
+	--on-timeout block -- "$LDA" "$T/k14.cap" <"$HAM"
+result "proxy variables in the environment (a dead proxy): ignored, both scanners reached directly" \
+	"$([ "$R_KIND $R_CODE" = "exit 0" ] && [ "$(part header X-SPOT-Status "$T/k14.cap")" = analyzed ] &&
+		[ "$(part header X-Spam-Action "$T/k14.cap")" = "no action" ]; echo $?)" "$(cat "$T/k14.res")"
+
 # ---- RLIMIT_CORE and argv while the key is in memory
 # limits_of CMD...: starts CMD (both scanners hang), reads /proc/PID/limits and cmdline once both
 # requests have arrived, then SIGTERMs it; prints "SOFT CMDLINE_HAS_KEY"
 limits_of() {
 	local before pid i soft=? has=?
 	before=$(wc -l <"$BAD_REC")
-	"$@" <"$HAM" >/dev/null 2>&1 &
+	ASAN_OPTIONS=$NOASANCORE "$@" <"$HAM" >/dev/null 2>&1 &
 	pid=$!
 	for i in $(seq 200); do
 		[ "$(wc -l <"$BAD_REC")" -ge $((before + 2)) ] && break
@@ -148,7 +166,7 @@ got=$(limits_of "$BIN" "${SD[@]}" --rspamd-url "$BAD/hang/lim" --api-url "$BAD/h
 	--api-key-file "$T/key" --timeout-ms 20000 --analysis-timeout-ms 20000 -- "$LDA" "$T/l1.cap")
 result "while the API key is in memory: RLIMIT_CORE 0 (the caller's: $CORE), the key not in /proc/PID/cmdline" \
 	"$([ "$got" = "0 0" ]; echo $?)" "core limit, key in cmdline: $got"
-printf 'rspamd_password = %s\n' "$KEY" >"$T/pw.conf"
+printf 'rspamd_password = %s\n' "$PW" >"$T/pw.conf"
 got=$(limits_of "$BIN" --log stderr -c "$T/pw.conf" -o "state_dir=$T/state" --rspamd-url "$BAD/hang/lim2" \
 	--timeout-ms 20000 -- "$LDA" "$T/l2.cap")
 result "while rspamd_password is in memory: RLIMIT_CORE 0" "$([ "${got%% *}" = 0 ]; echo $?)" "core limit: $got"

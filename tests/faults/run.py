@@ -5,8 +5,8 @@ Prints one line: "exit N MS", "signal N MS" or "timeout - MS" (MS: the
 elapsed wall-clock milliseconds from the fork to the end of the command).
 
   --stdin FILE|closed     FILE (default: run.py's own stdin), or fd 0 not open at all
-  --stdout FILE|closed|full|epipe|epipe-after=N
-                          FILE (default /dev/null); fd 1 not open; /dev/full;
+  --stdout FILE|append:FILE|closed|full|epipe|epipe-after=N
+                          FILE (default /dev/null); FILE opened with O_APPEND; fd 1 not open; /dev/full;
                           a pipe whose reading end is closed before the start;
                           a pipe read for N bytes and then closed
   --stderr FILE           default /dev/null
@@ -60,6 +60,8 @@ def main():
     if a.stdout == "closed":
         close.append(1)
         stdout = subprocess.DEVNULL
+    elif a.stdout.startswith("append:"):
+        stdout = open(a.stdout[len("append:"):], "ab")
     elif a.stdout == "full":
         stdout = open("/dev/full", "wb")
     elif a.stdout == "epipe" or a.stdout.startswith("epipe-after="):

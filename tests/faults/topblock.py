@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """topblock.py block|kept|names|body FILE [SPOOL_THRESHOLD]
-   topblock.py badlines FILE NAME_REGEX: the top-level header block of a
+   topblock.py badlines FILE NAME_REGEX
+   topblock.py contains IN OUT: the top-level header block of a
 message as VIOLATIONS.md defines it (an independent model of src/rewrite.c):
 
 - a leading "From " line is not part of the block, if it ends in a newline;
@@ -17,6 +18,8 @@ kept:  the block's fields, byte for byte, minus those the default strip_headers
        ("X-Spam-*, X-Spam, X-SPOT-*") remove
 names: the name of every field of the block, one a line (bytes, as they are)
 body:  every byte after the block
+contains: exit 0 if every field of IN's block that kept would print, except Subject (which
+       a rewrite may replace), is also a field of OUT's block, byte for byte, as often
 badlines: the lines of the fields whose name matches NAME_REGEX (Python, whole name) that
        are made up entirely of white space (RFC 5322, 3.2.2 forbids them in a folded
        field) or longer than 998 bytes without their line end (RFC 5322, 2.1.1)
@@ -65,6 +68,15 @@ def stripped(name):
 
 def main():
     what, path = sys.argv[1], sys.argv[2]
+    if what == "contains":
+        from collections import Counter
+        _, fin, _ = split(open(path, "rb").read())
+        _, fout, _ = split(open(sys.argv[3], "rb").read())
+        want = Counter(f for f in fin if not stripped(name_of(f)) and name_of(f).lower() != b"subject")
+        missing = want - Counter(fout)
+        for f in missing:
+            sys.stdout.buffer.write(b"missing: %r\n" % f[:80])
+        sys.exit(1 if missing else 0)
     threshold = int(sys.argv[3]) if len(sys.argv) > 3 and what != "badlines" else THRESHOLD
     data = open(path, "rb").read()
     _, fields, end = split(data, threshold)

@@ -345,7 +345,8 @@ pf_stop() {
 	[ -s "$PF/queue/pid/master.pid" ] || return 0
 	pid=$(tr -dc 0-9 <"$PF/queue/pid/master.pid")
 	_pid_alive "$pid" || return 0
-	postfix -c "$PF/etc" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
+	# bounded: "postfix stop" was once seen hanging in "master -t"
+	timeout 20 postfix -c "$PF/etc" stop >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
 	wait_for 15 sh -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
 	return 0
 }
