@@ -124,7 +124,11 @@ trap 'exit 143' TERM
 # cleans up.
 (
 	trap - EXIT
-	sleep "${TEST_TIMEOUT:-600}"
+	# killed at exit: take the sleep along, it holds prove's pipe open
+	trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+	sleep "${TEST_TIMEOUT:-600}" &
+	nap=$!
+	wait "$nap" || exit 0
 	echo "Bail out! $(basename "$0") took more than ${TEST_TIMEOUT:-600} s"
 	kill -TERM $$         # pending until the foreground command ends...
 	pkill -TERM -P $$     # ...which this ends
