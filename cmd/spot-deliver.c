@@ -112,6 +112,7 @@ struct cli {
 	int stats;
 	int selftest;
 	int filter_mode;    /* stdout carries the message: status lines go to stderr */
+	int stdout_closed;  /* at start: filter mode would deliver into /dev/null */
 	char error[CONFIG_ERR_SIZE];
 };
 
@@ -279,16 +280,18 @@ fail:
 	return -1;
 }
 
-static void
+/* A closed 0, 1 or 2 would be reused by the spool file or a socket: they
+ * get /dev/null. Returns whether stdout was closed. */
+static int
 open_std_fds(void)
 {
-	int fd;
+	int fd, stdout_closed = fcntl(STDOUT_FILENO, F_GETFD) < 0;
 
-	/* A closed 0, 1 or 2 would be reused by the spool file or a socket. */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
 		;
 	if (fd > 2)
 		close(fd);
+	return stdout_closed;
 }
 
 static void
@@ -392,6 +395,10 @@ run_delivery(const struct cli *c, const struct config *cfg)
 		status_line(c, line);
 		return EX_TEMPFAIL;
 	}
+	if (c->filter_mode && !c->check && c->stdout_closed) {
+		status_line(c, "4.3.0 standard output is closed: nowhere to write the message");
+		return EX_TEMPFAIL;
+	}
 	ro = (struct run_opts){ cfg, c->env, c->lda, c->check, STDIN_FILENO };
 	run(&ro, &res);
 	if ((rc = exit_code(res.kind)) != EX_OK)
@@ -407,7 +414,7 @@ main(int argc, char **argv)
 	char warn[CONFIG_ERR_SIZE] = "";
 	int rc = EX_OK, tool;
 
-	open_std_fds();
+	c.stdout_closed = open_std_fds();
 	set_signals();
 	config_init(&cfg);
 	if (parse_args(&c, argc, argv) == 0) {
@@ -418,6 +425,7 @@ main(int argc, char **argv)
 			    "agent, but \"%s\" was given (several recipients? use "
 			    "--recipient=${recipient} or a recipient limit of 1)", c.lda[0]);
 		config_protect_secrets(&cfg);
+		config_scrub_env();
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
 		tool = c.check_config || c.stats || c.selftest;
 		log_open(tool ? LOG_SINK_STDERR : cfg.log);

@@ -501,6 +501,23 @@ config_dump(const struct config *cfg, FILE *fp)
 	fprintf(fp, "# api key: %s\n", cfg->api_key ? "set (masked)" : "none");
 }
 
+void
+config_scrub_env(void)
+{
+	char name[64];
+	size_t i, j;
+
+	unsetenv("SPOT_API_KEY");
+	for (i = 0; i < ARRAY_LEN(keys); i++) {
+		if (keys[i].type != T_SECRET)
+			continue;
+		snprintf(name, sizeof(name), "SPOT_DELIVER_%s", keys[i].name);
+		for (j = sizeof("SPOT_DELIVER_") - 1; name[j] != '\0'; j++)
+			name[j] = (char)toupper((unsigned char)name[j]);
+		unsetenv(name);
+	}
+}
+
 static struct rlimit saved_core;
 static int core_limited;
 

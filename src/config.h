@@ -76,6 +76,8 @@ int config_finish(struct config *cfg, char *err, size_t errlen,
 /* No core dump may hold the API key: RLIMIT_CORE is 0 while it is in
  * memory, and back to what it was just before the LDA replaces us. */
 void config_protect_secrets(const struct config *cfg);
+/* Removes the secrets from the environment the LDA will inherit. */
+void config_scrub_env(void);
 void config_restore_core_limit(void);
 
 /* Prints every key = value, secrets masked. */

@@ -194,7 +194,11 @@ is_7bit(const char *s)
 }
 
 /* Folds at the value's own spaces, never inside a word: a DKIM-Signature
- * from Rspamd's milter must keep its b= tag as it is. */
+ * from Rspamd's milter must keep its b= tag as it is. Only a word that
+ * would break RFC 5322's 998-byte line limit is cut. */
+#define FOLD_AT 78
+#define WORD_MAX 900
+
 static void
 fold_7bit(struct buf *out, const struct hdr_field *f, const char *eol)
 {
@@ -205,7 +209,12 @@ fold_7bit(struct buf *out, const struct hdr_field *f, const char *eol)
 	for (;;) {
 		sp = strchr(p, ' ');
 		len = sp ? (size_t)(sp - p) : strlen(p);
-		if (line + 1 + len > 78 && p != f->value) {
+		if (len > WORD_MAX) {
+			sp = p + WORD_MAX - 1; /* cut: the next "word" starts after it */
+			len = WORD_MAX;
+		}
+		/* never a line of only white space: no fold before an empty word */
+		if (len > 0 && line + 1 + len > FOLD_AT && p != f->value) {
 			buf_puts(out, eol);
 			line = 0;
 		}
