@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "decide.h"
@@ -78,7 +79,8 @@ upstreams_init(const struct config *cfg, struct upstreams *u)
 	upstream_list_parse(cfg->api_url, &u->api);
 	state_read(cfg->state_dir, "upstreams", &u->state);
 	/* spread deliveries over the members */
-	u->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
+	if (getrandom(&u->seed, sizeof(u->seed), GRND_NONBLOCK) != sizeof(u->seed))
+		u->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
 }
 
 static void
