@@ -52,35 +52,58 @@ copy_for_lda(const struct rewrite *rw, const struct msg *m, const char *spool_di
 	return fd;
 }
 
-/* execv(2) on argv[0], searching PATH when it has no slash. Unlike
- * execvp(3), never falls back to /bin/sh for a file that is not a program. */
-static void
-exec_program(char *const argv[])
+int
+lda_path_each(const char *name, int (*try_file)(const char *, void *), void *arg)
 {
 	const char *path, *p, *end;
 	char file[4096];
-	int r, saved = ENOENT;
+	int r;
 
-	if (strchr(argv[0], '/') != NULL) {
-		execv(argv[0], argv);
-		return;
-	}
+	if (strchr(name, '/') != NULL)
+		return try_file(name, arg);
 	path = getenv("PATH");
 	if (path == NULL || *path == '\0')
 		path = "/usr/local/bin:/usr/bin:/bin";
 	for (p = path; ; p = end + 1) {
 		end = strchrnul(p, ':');
 		r = snprintf(file, sizeof(file), "%.*s/%s", (int)(end - p),
-		    end == p ? "." : p, argv[0]);
-		if (r > 0 && (size_t)r < sizeof(file)) {
-			execv(file, argv);
-			if (errno != ENOENT && errno != ENOTDIR)
-				saved = errno;
-		}
+		    end == p ? "." : p, name);
+		if (r > 0 && (size_t)r < sizeof(file) && (r = try_file(file, arg)) != 0)
+			return r;
 		if (*end == '\0')
-			break;
+			return 0;
 	}
-	errno = saved;
+}
+
+struct exec_try {
+	char *const *argv;
+	int saved_errno;
+};
+
+static int
+try_exec(const char *file, void *arg)
+{
+	struct exec_try *t = arg;
+
+	execv(file, t->argv);
+	if (errno != ENOENT && errno != ENOTDIR)
+		t->saved_errno = errno;
+	return 0;
+}
+
+/* execv(2) on argv[0], searching PATH when it has no slash. Unlike
+ * execvp(3), never falls back to /bin/sh for a file that is not a program. */
+static void
+exec_program(char *const argv[])
+{
+	struct exec_try t = { argv, ENOENT };
+
+	if (strchr(argv[0], '/') != NULL) {
+		execv(argv[0], argv);
+		return;
+	}
+	lda_path_each(argv[0], try_exec, &t);
+	errno = t.saved_errno;
 }
 
 void

@@ -18,6 +18,9 @@ void deliver_exec(const struct rewrite *rw, const struct msg *m,
  * is a file. 0, or -1 with the reason in err. */
 int deliver_stdout(const struct rewrite *rw, const struct msg *m, char *err,
     size_t errlen);
+/* Calls try_file on name, or on each PATH candidate when name has no slash,
+ * until it returns non-zero; returns that, or 0. */
+int lda_path_each(const char *name, int (*try_file)(const char *, void *), void *arg);
 /* A copy of the LDA's argv with the words of extra (spam_lda_args...) added. */
 char **lda_argv_build(char *const *lda, const char *extra);
 void lda_argv_free(char **argv);

@@ -61,8 +61,11 @@ on_read(char *p, size_t size, size_t n, void *arg)
 }
 
 void
-http_global_init(int need_tls)
+http_global_init(const struct config *cfg)
 {
+	int need_tls = strstr(cfg->api_url, "https:") != NULL ||
+	    strstr(cfg->rspamd_url, "https:") != NULL;
+
 	/* Initialising TLS costs more than a whole scan of a small message:
 	 * only when an https URL is configured. */
 	curl_global_init(need_tls ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING);
@@ -132,6 +135,18 @@ http_req_header(struct http_req *r, const char *name, const char *value)
 	buf_free(&h);
 	r->headers = l;
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+}
+
+void
+http_req_header_value(struct http_req *r, const char *name, const char *value)
+{
+	char clean[1024];
+
+	if (value == NULL || *value == '\0')
+		return;
+	/* argv and servers are not trusted: a CR or LF must not split our request */
+	sanitize_value(clean, sizeof(clean), value, sizeof(clean) - 1);
+	http_req_header(r, name, clean);
 }
 
 void

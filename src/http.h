@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "config.h"
 #include "msg.h"
 #include "util.h"
 
@@ -34,6 +35,9 @@ struct http_tls {
 void http_req_init(struct http_req *r, const char *base_url, const char *path,
     long connect_ms, long total_ms, const struct http_tls *tls);
 void http_req_header(struct http_req *r, const char *name, const char *value);
+/* The same for a value from outside: skipped when empty, control characters
+ * made spaces, cut at 1023 bytes. */
+void http_req_header_value(struct http_req *r, const char *name, const char *value);
 void http_req_post(struct http_req *r, const struct msg *m, uint64_t from);
 void http_req_free(struct http_req *r);
 /* A short text for logs and headers: "HTTP 503", "timeout", "connection refused". */
@@ -43,7 +47,7 @@ struct http_engine {
 	CURLM *multi;
 };
 
-void http_global_init(int need_tls);
+void http_global_init(const struct config *cfg);
 void http_engine_init(struct http_engine *e);
 void http_engine_free(struct http_engine *e);
 void http_engine_add(struct http_engine *e, struct http_req *r);

@@ -18,18 +18,6 @@ static const char *const action_names[] = {
 	[RSPAMD_REJECT] = "reject",
 };
 
-static void
-add_envelope_header(struct http_req *r, const char *name, const char *value)
-{
-	char clean[1024];
-
-	if (value == NULL || *value == '\0')
-		return;
-	/* argv comes from the MTA, but a CR or LF must not split our request */
-	sanitize_value(clean, sizeof(clean), value, sizeof(clean) - 1);
-	http_req_header(r, name, clean);
-}
-
 void
 rspamd_request(struct http_req *r, const char *url, const struct config *cfg,
     const struct envelope *env, const struct msg *m, long timeout_ms)
@@ -38,14 +26,14 @@ rspamd_request(struct http_req *r, const char *url, const struct config *cfg,
 
 	http_req_init(r, url, "/checkv2", (long)cfg->connect_timeout_ms,
 	    timeout_ms, NULL);
-	add_envelope_header(r, "From", env->sender);
+	http_req_header_value(r, "From", env->sender);
 	for (i = 0; i < env->nrcpt; i++)
-		add_envelope_header(r, "Rcpt", env->rcpt[i]);
-	add_envelope_header(r, "IP", env->client_address);
-	add_envelope_header(r, "Helo", env->helo);
-	add_envelope_header(r, "Hostname", env->client_hostname);
-	add_envelope_header(r, "Queue-Id", env->queue_id);
-	add_envelope_header(r, "User", env->user);
+		http_req_header_value(r, "Rcpt", env->rcpt[i]);
+	http_req_header_value(r, "IP", env->client_address);
+	http_req_header_value(r, "Helo", env->helo);
+	http_req_header_value(r, "Hostname", env->client_hostname);
+	http_req_header_value(r, "Queue-Id", env->queue_id);
+	http_req_header_value(r, "User", env->user);
 	if (*cfg->rspamd_password != '\0')
 		http_req_header(r, "Password", cfg->rspamd_password);
 	http_req_post(r, m, m->from_len);

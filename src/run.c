@@ -209,8 +209,7 @@ run(const struct run_opts *o, struct run_result *res)
 	memset(&ed, 0, sizeof(ed));
 	if (!cfg->api_tls_verify && *cfg->api_url != '\0')
 		log_warn("api_tls_verify = no: the API's certificate is not checked");
-	http_global_init(strstr(cfg->api_url, "https:") != NULL ||
-	    strstr(cfg->rspamd_url, "https:") != NULL);
+	http_global_init(cfg);
 	if (read_message(o, &m, res) != 0)
 		goto out;
 	upstreams_init(cfg, &u);

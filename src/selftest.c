@@ -6,7 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deliver.h"
 #include "http.h"
+#include "spot.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -49,22 +51,13 @@ probe_rspamd(const struct config *cfg, const char *url, FILE *fp)
 static int
 probe_api(const struct config *cfg, const char *url, FILE *fp)
 {
-	struct http_tls tls = { cfg->api_ca_file, cfg->api_tls_verify };
-	struct buf b = { 0 };
 	struct http_req r;
 	char err[256];
 	int64_t t0 = now_ms();
 	int ok = 0;
 
-	buf_printf(&b, "%s%sspot-deliver-selftest", url,
-	    url[0] && url[strlen(url) - 1] == '/' ? "" : "/");
-	http_req_init(&r, b.data, "", (long)cfg->connect_timeout_ms,
-	    (long)cfg->analysis_timeout_ms, &tls);
-	buf_free(&b);
-	buf_printf(&b, "Bearer %s", cfg->api_key);
-	http_req_header(&r, "Authorization", b.data);
-	explicit_bzero(b.data, b.len);
-	buf_free(&b);
+	spot_poll_request(&r, url, cfg, NULL, "spot-deliver-selftest",
+	    (long)cfg->analysis_timeout_ms);
 	if (http_perform(&r, (long)cfg->analysis_timeout_ms) != 0) {
 		snprintf(err, sizeof(err), "no answer within %u ms",
 		    cfg->analysis_timeout_ms);
@@ -83,30 +76,26 @@ probe_api(const struct config *cfg, const char *url, FILE *fp)
 }
 
 static int
+found_executable(const char *file, void *arg)
+{
+	if (access(file, X_OK) != 0)
+		return 0;
+	snprintf(arg, 4096, "%s", file);
+	return 1;
+}
+
+static int
 probe_lda(char *const *lda, FILE *fp)
 {
-	const char *path, *p, *end;
 	char file[4096];
-	int r;
 
 	if (lda == NULL)
 		return report(fp, 1, "lda", "-", "none: filter mode, the message "
 		    "goes to stdout", -1);
-	if (strchr(lda[0], '/') != NULL) {
-		if (access(lda[0], X_OK) == 0)
-			return report(fp, 1, "lda", lda[0], "executable", -1);
+	if (lda_path_each(lda[0], found_executable, file))
+		return report(fp, 1, "lda", file, "executable", -1);
+	if (strchr(lda[0], '/') != NULL)
 		return report(fp, 0, "lda", lda[0], strerror(errno), -1);
-	}
-	path = getenv("PATH");
-	for (p = path ? path : "/usr/local/bin:/usr/bin:/bin"; ; p = end + 1) {
-		end = strchrnul(p, ':');
-		r = snprintf(file, sizeof(file), "%.*s/%s", (int)(end - p),
-		    end == p ? "." : p, lda[0]);
-		if (r > 0 && (size_t)r < sizeof(file) && access(file, X_OK) == 0)
-			return report(fp, 1, "lda", file, "executable", -1);
-		if (*end == '\0')
-			break;
-	}
 	return report(fp, 0, "lda", lda[0], "not found in PATH", -1);
 }
 
@@ -128,8 +117,7 @@ selftest_run(const struct config *cfg, char *const *lda, FILE *fp)
 	size_t i;
 	int failed = 0;
 
-	http_global_init(strstr(cfg->api_url, "https:") != NULL ||
-	    strstr(cfg->rspamd_url, "https:") != NULL);
+	http_global_init(cfg);
 	fprintf(fp, "ok   config: mode %s, on_timeout %s\n",
 	    cfg->mode == MODE_BLOCKING ? "blocking" : "tag-only",
 	    cfg->on_timeout == ON_TIMEOUT_ALLOW ? "allow" : "block");

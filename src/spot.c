@@ -34,17 +34,6 @@ auth_and_envelope(struct http_req *r, const struct config *cfg)
 	buf_free(&auth);
 }
 
-static void
-add_header(struct http_req *r, const char *name, const char *value)
-{
-	char clean[1024];
-
-	if (value == NULL || *value == '\0')
-		return;
-	sanitize_value(clean, sizeof(clean), value, sizeof(clean) - 1);
-	http_req_header(r, name, clean);
-}
-
 static const struct http_tls *
 tls_of(const struct config *cfg, struct http_tls *tls)
 {
@@ -66,14 +55,14 @@ spot_request(struct http_req *r, const char *url, const struct config *cfg,
 	auth_and_envelope(r, cfg);
 	http_req_header(r, "Content-Type", "message/rfc822");
 	/* Postfix passes the null sender as an empty ${sender} */
-	add_header(r, "X-Envelope-From", env->sender && *env->sender == '\0' ?
+	http_req_header_value(r, "X-Envelope-From", env->sender && *env->sender == '\0' ?
 	    "<>" : env->sender);
 	for (i = 0; i < env->nrcpt; i++)
-		add_header(r, "X-Envelope-To", env->rcpt[i]);
-	add_header(r, "X-Client-Address", env->client_address);
-	add_header(r, "X-Client-Helo", env->helo);
-	add_header(r, "X-Queue-Id", env->queue_id);
-	add_header(r, "Idempotency-Key", idem_key);
+		http_req_header_value(r, "X-Envelope-To", env->rcpt[i]);
+	http_req_header_value(r, "X-Client-Address", env->client_address);
+	http_req_header_value(r, "X-Client-Helo", env->helo);
+	http_req_header_value(r, "X-Queue-Id", env->queue_id);
+	http_req_header_value(r, "Idempotency-Key", idem_key);
 	http_req_post(r, m, m->from_len);
 }
 
