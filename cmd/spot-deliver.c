@@ -363,6 +363,19 @@ cli_free(struct cli *c)
 	free(c->env.rcpt);
 }
 
+static int
+print_stats(const struct config *cfg)
+{
+	char why[600];
+
+	if (stats_print(cfg, stdout, why, sizeof(why)) == 0 && fflush(stdout) == 0)
+		return EX_OK;
+	if (ferror(stdout))
+		snprintf(why, sizeof(why), "cannot write to standard output");
+	fprintf(stderr, "spot-deliver: --stats: %s\n", why);
+	return EX_IOERR;
+}
+
 /* --check-config, --stats, --selftest: tools for people and scripts, not
  * deliveries, so their errors are not turned into 75. */
 static int
@@ -373,8 +386,7 @@ run_tool(const struct cli *c, const struct config *cfg)
 		return EX_CONFIG;
 	}
 	if (c->stats)
-		return stats_print(cfg, stdout) == 0 && fflush(stdout) == 0 ?
-		    EX_OK : EX_IOERR;
+		return print_stats(cfg);
 	if (c->selftest)
 		return selftest_run(cfg, c->lda, stdout) == 0 ? EX_OK : EX_UNAVAILABLE;
 	config_dump(cfg, stdout);

@@ -65,19 +65,39 @@ read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
 struct upstreams {
 	struct upstream_list rspamd;
 	struct upstream_list api;
-	struct kvs state;          /* the dead-host memory, read once */
+	int state_dir;             /* a directory fd, or -1: no memory, no counters */
+	struct upstream_memory memory;
 	struct upstream_events events;
 	uint32_t seed;
 };
+
+/* A state_dir that cannot be used costs the memory and the counters, one
+ * warning, and nothing else. */
+static void
+state_init(const struct config *cfg, struct upstreams *u)
+{
+	char why[512];
+
+	if (state_dir_open(cfg->state_dir, &u->state_dir, why, sizeof(why)) !=
+	    STATE_DIR_OK) {
+		if (why[0] != '\0')
+			log_warn("state_dir %s: %s: not used (no dead-host memory, "
+			    "no counters)", cfg->state_dir, why);
+		return;
+	}
+	if (upstream_memory_open(&u->memory, u->state_dir, why, sizeof(why)) != 0)
+		log_warn("state_dir %s: %s: no dead-host memory", cfg->state_dir, why);
+}
 
 static void
 upstreams_init(const struct config *cfg, struct upstreams *u)
 {
 	memset(u, 0, sizeof(*u));
+	u->state_dir = -1;
 	/* the lists were checked by config_finish() */
 	upstream_list_parse(cfg->rspamd_url, &u->rspamd);
 	upstream_list_parse(cfg->api_url, &u->api);
-	state_read(cfg->state_dir, "upstreams", &u->state);
+	state_init(cfg, u);
 	/* spread deliveries over the members */
 	if (getrandom(&u->seed, sizeof(u->seed), GRND_NONBLOCK) != sizeof(u->seed))
 		u->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
@@ -86,8 +106,10 @@ upstreams_init(const struct config *cfg, struct upstreams *u)
 static void
 upstreams_free(const struct config *cfg, struct upstreams *u)
 {
-	upstream_record(cfg, &u->state, &u->events, upstream_now());
-	kvs_free(&u->state);
+	upstream_record(cfg, &u->memory, &u->events, upstream_now());
+	upstream_memory_close(&u->memory);
+	if (u->state_dir >= 0)
+		close(u->state_dir);
 	upstream_list_free(&u->rspamd);
 	upstream_list_free(&u->api);
 }
@@ -97,7 +119,7 @@ scan_params_of(const struct run_opts *o, const struct msg *m, const char *idem,
     struct upstreams *u, int ask_rspamd, int ask_api)
 {
 	return (struct scan_params){ o->cfg, &o->env, m, idem,
-	    ask_rspamd ? &u->rspamd : NULL, ask_api ? &u->api : NULL, &u->state,
+	    ask_rspamd ? &u->rspamd : NULL, ask_api ? &u->api : NULL, &u->memory,
 	    u->seed, &u->events };
 }
 
@@ -242,8 +264,8 @@ run(const struct run_opts *o, struct run_result *res)
 			p = scan_params_of(o, &m, idem, &u, 0, 1);
 			hand_off(&p, res);
 		}
-		stats_count(cfg, &sr, &d, sr.skip_note[0] != '\0', rep.elapsed_ms,
-		    &u.events);
+		stats_count(u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',
+		    rep.elapsed_ms, &u.events);
 	}
 	/* before an exec: nothing is written after it */
 	upstreams_free(cfg, &u);

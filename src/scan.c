@@ -24,11 +24,11 @@ struct target {
 
 static void
 target_init(struct target *t, const struct upstream_list *list,
-    const struct kvs *state, uint32_t seed, int64_t deadline)
+    const struct upstream_memory *memory, uint32_t seed, int64_t deadline)
 {
 	memset(t, 0, sizeof(*t));
 	t->list = list;
-	t->norder = upstream_order(list, state, upstream_now(), seed, t->order);
+	t->norder = upstream_order(list, memory, upstream_now(), seed, t->order);
 	t->deadline = deadline;
 }
 
@@ -297,12 +297,12 @@ scan_run(const struct scan_params *p, struct scan_result *sr)
 	memset(&aj, 0, sizeof(aj));
 	http_engine_init(&s.eng);
 	if (p->rspamd != NULL) {
-		target_init(&rj.t, p->rspamd, p->state, p->seed,
+		target_init(&rj.t, p->rspamd, p->memory, p->seed,
 		    start + p->cfg->timeout_ms);
 		rspamd_start(&s, &rj);
 	}
 	if (p->api != NULL) {
-		target_init(&aj.t, p->api, p->state, p->seed,
+		target_init(&aj.t, p->api, p->memory, p->seed,
 		    start + p->cfg->analysis_timeout_ms);
 		api_start(&s, &aj);
 	}
@@ -340,7 +340,7 @@ scan_handoff(const struct scan_params *p, char *err, size_t errlen)
 	long timeout;
 
 	memset(&req, 0, sizeof(req));
-	target_init(&t, p->api, p->state, p->seed,
+	target_init(&t, p->api, p->memory, p->seed,
 	    now_ms() + p->cfg->analysis_timeout_ms);
 	snprintf(err, errlen, "no API server to ask");
 	while ((timeout = target_next(&t)) > 0) {

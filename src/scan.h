@@ -17,7 +17,7 @@ struct scan_params {
 	const char *idem_key;
 	const struct upstream_list *rspamd;  /* NULL: do not ask Rspamd */
 	const struct upstream_list *api;     /* NULL: do not ask the API */
-	const struct kvs *state;             /* dead-upstream memory */
+	const struct upstream_memory *memory; /* dead-upstream memory */
 	uint32_t seed;                       /* where in the lists to start */
 	struct upstream_events *events;      /* what happened to each member */
 };

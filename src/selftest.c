@@ -1,6 +1,7 @@
 #include "selftest.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include "deliver.h"
 #include "http.h"
 #include "spot.h"
+#include "state.h"
+#include "stats.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -99,15 +102,44 @@ probe_lda(char *const *lda, FILE *fp)
 	return report(fp, 0, "lda", lda[0], "not found in PATH", -1);
 }
 
-static void
-note_state_dir(const struct config *cfg, FILE *fp)
+/* state_dir the way a delivery sees it: the directory's owner and mode,
+ * then both files opened, or created, as this user. */
+static int
+probe_state_dir(const struct config *cfg, FILE *fp)
 {
-	if (access(cfg->state_dir, W_OK) == 0)
-		fprintf(fp, "ok   state_dir %s: writable\n", cfg->state_dir);
+	struct upstream_memory um;
+	struct passwd *pw;
+	char why[512];
+	int fd, rc;
+
+	switch (state_dir_open(cfg->state_dir, &fd, why, sizeof(why))) {
+	case STATE_DIR_NONE:
+		fprintf(fp, "note state_dir %s: absent or empty (no shared dead-host "
+		    "memory, no counters; delivery is not affected)\n",
+		    *cfg->state_dir != '\0' ? cfg->state_dir : "-");
+		return 0;
+	case STATE_DIR_UNSAFE:
+		pw = getpwuid(geteuid());
+		report(fp, 0, "state_dir", cfg->state_dir, why, -1);
+		fprintf(fp, "     not used: no dead-host memory, no counters; as root: "
+		    "install -d -o %s -m 0755 %s (or run as its owner)\n",
+		    pw != NULL ? pw->pw_name : "USER", cfg->state_dir);
+		return 1;
+	case STATE_DIR_ERROR:
+		return report(fp, 0, "state_dir", cfg->state_dir, why, -1);
+	case STATE_DIR_OK:
+		break;
+	}
+	rc = stats_probe(fd, why, sizeof(why));
+	if (rc == 0 && upstream_memory_open(&um, fd, why, sizeof(why)) == 0)
+		upstream_memory_close(&um);
 	else
-		fprintf(fp, "note state_dir %s: %s (no shared dead-host memory, "
-		    "no counters; delivery is not affected)\n", cfg->state_dir,
-		    strerror(errno));
+		rc = -1;
+	close(fd);
+	if (rc != 0)
+		return report(fp, 0, "state_dir", cfg->state_dir, why, -1);
+	return report(fp, 1, "state_dir", cfg->state_dir, "owner and mode right, "
+	    "counters.db and upstreams.db usable", -1);
 }
 
 int
@@ -133,7 +165,7 @@ selftest_run(const struct config *cfg, char *const *lda, FILE *fp)
 	upstream_list_free(&l);
 	if (!cfg->handoff)
 		failed += probe_lda(lda, fp);
-	note_state_dir(cfg, fp);
+	failed += probe_state_dir(cfg, fp);
 	fprintf(fp, "%s\n", failed ? "selftest FAILED" : "selftest passed");
 	return failed;
 }

@@ -2,184 +2,539 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <time.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
 
-/* How long an update may wait for another process's lock. */
-#define LOCK_TRIES 20
-#define LOCK_SLEEP_NS 1000000L
+struct state_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t nwords;
+	uint64_t reserved[2];
+};
 
-static struct kv *
-find(const struct kvs *s, const char *key)
+/* A slot being filled by its claimer. */
+#define BUSY UINT64_MAX
+/* How often a reader looks again at a slot being filled before it goes on. */
+#define BUSY_TRIES 1000
+
+static void
+user_name(uid_t uid, char *dst, size_t n)
 {
-	size_t i;
+	struct passwd *pw = getpwuid(uid);
 
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->v[i].key, key) == 0)
-			return &s->v[i];
-	return NULL;
+	if (pw != NULL)
+		snprintf(dst, n, "%s", pw->pw_name);
+	else
+		snprintf(dst, n, "uid %lu", (unsigned long)uid);
 }
 
-int64_t
-kvs_get(const struct kvs *s, const char *key)
+enum state_dir_status
+state_dir_open(const char *dir, int *fd, char *why, size_t n)
 {
-	struct kv *kv = find(s, key);
+	char owner[64], me[64];
+	struct stat st;
+	int d;
 
-	return kv ? kv->value : 0;
-}
-
-void
-kvs_set(struct kvs *s, const char *key, int64_t value)
-{
-	struct kv *kv = find(s, key);
-
-	if (kv == NULL) {
-		s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
-		kv = &s->v[s->n++];
-		kv->key = xstrdup(key);
+	*fd = -1;
+	why[0] = '\0';
+	if (dir == NULL || *dir == '\0')
+		return STATE_DIR_NONE;
+	/* O_PATH: the files are reached through this very directory, the
+	 * one whose owner and mode were checked */
+	if ((d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT)
+			return STATE_DIR_NONE;
+		snprintf(why, n, "%s", strerror(errno));
+		return STATE_DIR_ERROR;
 	}
-	kv->value = value;
+	if (fstat(d, &st) != 0) {
+		snprintf(why, n, "%s", strerror(errno));
+		close(d);
+		return STATE_DIR_ERROR;
+	}
+	if (st.st_uid != geteuid()) {
+		user_name(st.st_uid, owner, sizeof(owner));
+		user_name(geteuid(), me, sizeof(me));
+		snprintf(why, n, "owned by %s, not by %s (the user running "
+		    "spot-deliver)", owner, me);
+		close(d);
+		return STATE_DIR_UNSAFE;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, n, "mode %04o: writable by group or others",
+		    (unsigned)(st.st_mode & 07777));
+		close(d);
+		return STATE_DIR_UNSAFE;
+	}
+	*fd = d;
+	return STATE_DIR_OK;
 }
 
-void
-kvs_add(struct kvs *s, const char *key, int64_t delta)
+static size_t
+size_of(size_t nwords)
 {
-	kvs_set(s, key, kvs_get(s, key) + delta);
-}
-
-void
-kvs_del(struct kvs *s, const char *key)
-{
-	struct kv *kv = find(s, key);
-
-	if (kv == NULL)
-		return;
-	free(kv->key);
-	*kv = s->v[--s->n];
-}
-
-void
-kvs_free(struct kvs *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i].key);
-	free(s->v);
-	s->v = NULL;
-	s->n = 0;
+	return sizeof(struct state_header) + nwords * sizeof(uint64_t);
 }
 
 static int
-path_of(char *dst, size_t n, const char *dir, const char *name, const char *ext)
+write_all(int fd, const void *p, size_t n)
 {
-	int r = snprintf(dst, n, "%s/%s%s", dir, name, ext);
+	const char *c = p;
+	ssize_t w;
 
-	return r < 0 || (size_t)r >= n ? -1 : 0;
-}
-
-/* Lines "VALUE KEY"; anything else is skipped, so a corrupt file is empty. */
-static void
-parse(FILE *fp, struct kvs *out)
-{
-	char line[1024], *end, *nl;
-	long long v;
-
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if ((nl = strchr(line, '\n')) == NULL)
-			continue;
-		*nl = '\0';
-		errno = 0;
-		v = strtoll(line, &end, 10);
-		if (errno != 0 || end == line || *end != ' ' || end[1] == '\0')
-			continue;
-		kvs_set(out, end + 1, v);
+	while (n > 0) {
+		if ((w = write(fd, c, n)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
 	}
-}
-
-int
-state_read(const char *dir, const char *name, struct kvs *out)
-{
-	char path[4096];
-	FILE *fp;
-
-	memset(out, 0, sizeof(*out));
-	if (dir == NULL || *dir == '\0' || path_of(path, sizeof(path), dir, name, "") != 0)
-		return -1;
-	if ((fp = fopen(path, "r")) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	parse(fp, out);
-	fclose(fp);
 	return 0;
 }
 
+/* The complete new file, under no name yet: O_TMPFILE, linked in through
+ * /proc/self/fd. -1 with errno, or 1 when the system cannot do it. */
 static int
-lock_file(const char *path)
+create_unnamed(int dirfd, const char *name, const void *img, size_t size)
 {
-	struct timespec pause = { 0, LOCK_SLEEP_NS };
-	int fd, i;
+	char proc[64];
+	int fd;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	if ((fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644)) < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? 1 : -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (write_all(fd, img, size) != 0) {
+		close(fd);
 		return -1;
-	for (i = 0; i < LOCK_TRIES; i++) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			return fd;
-		if (errno != EWOULDBLOCK)
-			break;
-		nanosleep(&pause, NULL);
+	}
+	if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return e == ENOENT ? 1 : -1; /* no /proc */
 	}
 	close(fd);
+	return 0;
+}
+
+/* The same under a random name of our own (O_EXCL refuses what exists,
+ * symbolic links included), then linked to name. */
+static int
+create_named(int dirfd, const char *name, const void *img, size_t size)
+{
+	char tmp[300];
+	uint64_t r;
+	int fd, rc, e, i;
+
+	for (i = 0; i < 8; i++) {
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+			r = (uint64_t)getpid() << 32 ^ (uint64_t)now_ms() ^ (uint64_t)i;
+		rc = snprintf(tmp, sizeof(tmp), ".%s.%016llx", name, (unsigned long long)r);
+		if (rc < 0 || (size_t)rc >= sizeof(tmp)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		fd = openat(dirfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return -1;
+	rc = write_all(fd, img, size) == 0 ? linkat(dirfd, tmp, dirfd, name, 0) : -1;
+	e = errno;
+	unlinkat(dirfd, tmp, 0);
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+/* Opens dirfd/name, creating it complete when absent; when another
+ * process created it first, opens theirs. */
+static int
+open_or_create(int dirfd, const char *name, const char magic[8], size_t nwords)
+{
+	const int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	struct state_header *h;
+	size_t size = size_of(nwords);
+	int fd, rc;
+
+	if ((fd = openat(dirfd, name, flags)) >= 0 || errno != ENOENT)
+		return fd;
+	h = xcalloc(1, size);
+	memcpy(h->magic, magic, sizeof(h->magic));
+	h->version = STATE_VERSION;
+	h->nwords = (uint32_t)nwords;
+	if ((rc = create_unnamed(dirfd, name, h, size)) == 1)
+		rc = create_named(dirfd, name, h, size);
+	free(h);
+	if (rc != 0 && errno != EEXIST)
+		return -1;
+	return openat(dirfd, name, flags);
+}
+
+/* A regular file of exactly the expected size; for a file we write to,
+ * ours and writable by nobody else (nobody else can truncate it under the
+ * map either). */
+static int
+check_file(int fd, size_t size, int ours, char *why, size_t n)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) != 0)
+		snprintf(why, n, "%s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, n, "not a regular file");
+	else if (ours && st.st_uid != geteuid())
+		snprintf(why, n, "owned by another user");
+	else if (ours && (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		snprintf(why, n, "writable by group or others");
+	else if ((uint64_t)st.st_size != (uint64_t)size)
+		snprintf(why, n, "%lld bytes, not %zu: not a state file of this "
+		    "version", (long long)st.st_size, size);
+	else
+		return 0;
 	return -1;
 }
 
 static int
-write_all_kvs(const char *tmp, const char *path, const struct kvs *s)
+check_header(const void *base, const char magic[8], size_t nwords)
 {
-	FILE *fp;
-	size_t i;
-	int rc = 0;
+	const struct state_header *h = base;
 
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return -1;
-	for (i = 0; i < s->n; i++)
-		fprintf(fp, "%lld %s\n", (long long)s->v[i].value, s->v[i].key);
-	if (fflush(fp) != 0 || ferror(fp))
-		rc = -1;
-	if (fclose(fp) != 0)
-		rc = -1;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -1;
-	if (rc != 0)
-		unlink(tmp);
-	return rc;
+	return memcmp(h->magic, magic, sizeof(h->magic)) == 0 &&
+	    h->version == STATE_VERSION && h->nwords == nwords ? 0 : -1;
+}
+
+static void
+open_error(char *why, size_t n, const char *name, int e)
+{
+	if (e == ELOOP)
+		snprintf(why, n, "%s: a symbolic link, not used", name);
+	else
+		snprintf(why, n, "%s: %s", name, strerror(e));
 }
 
 int
-state_update(const char *dir, const char *name, void (*fn)(struct kvs *, void *),
-    void *arg)
+state_map_open(struct state_map *m, int dirfd, const char *name,
+    const char magic[8], size_t nwords, char *why, size_t n)
 {
-	char path[4096], lock[4096], tmp[4096];
-	struct kvs s;
-	int fd, rc;
+	size_t size = size_of(nwords);
+	char what[200];
+	void *base;
+	int fd;
 
-	if (dir == NULL || *dir == '\0' ||
-	    path_of(path, sizeof(path), dir, name, "") != 0 ||
-	    path_of(lock, sizeof(lock), dir, name, ".lock") != 0 ||
-	    path_of(tmp, sizeof(tmp), dir, name, ".tmp") != 0)
+	memset(m, 0, sizeof(*m));
+	if ((fd = open_or_create(dirfd, name, magic, nwords)) < 0) {
+		open_error(why, n, name, errno);
 		return -1;
-	if ((fd = lock_file(lock)) < 0)
-		return -1;
-	if ((rc = state_read(dir, name, &s)) == 0) {
-		fn(&s, arg);
-		rc = write_all_kvs(tmp, path, &s);
 	}
-	kvs_free(&s);
-	close(fd); /* releases the lock */
+	if (check_file(fd, size, 1, what, sizeof(what)) != 0) {
+		snprintf(why, n, "%s: %s", name, what);
+		close(fd);
+		return -1;
+	}
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED) {
+		open_error(why, n, name, errno);
+		return -1;
+	}
+	if (check_header(base, magic, nwords) != 0) {
+		snprintf(why, n, "%s: not a state file of this version", name);
+		munmap(base, size);
+		return -1;
+	}
+	m->base = base;
+	m->size = size;
+	m->w = (uint64_t *)((char *)base + sizeof(struct state_header));
+	m->nwords = nwords;
+	return 0;
+}
+
+void
+state_map_close(struct state_map *m)
+{
+	if (m->base != NULL)
+		munmap(m->base, m->size);
+	memset(m, 0, sizeof(*m));
+}
+
+static int
+read_exact(int fd, void *p, size_t n)
+{
+	ssize_t r;
+	size_t got = 0;
+
+	while (got < n) {
+		if ((r = pread(fd, (char *)p + got, n - got, (off_t)got)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO; /* shortened under us */
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int
+state_file_read(const char *dir, const char *name, const char magic[8],
+    uint64_t *w, size_t nwords, char *why, size_t n)
+{
+	size_t size = size_of(nwords);
+	char what[200];
+	void *img = NULL;
+	int d, fd = -1, rc = -1;
+
+	memset(w, 0, nwords * sizeof(*w));
+	if (dir == NULL || *dir == '\0') {
+		snprintf(why, n, "state_dir is empty");
+		return -1;
+	}
+	if ((d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(why, n, "%s: %s", dir, strerror(errno));
+		return errno == ENOENT ? 0 : -1;
+	}
+	if ((fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		open_error(what, sizeof(what), name, errno);
+		snprintf(why, n, "%s/%s", dir, what);
+		goto out;
+	}
+	if (check_file(fd, size, 0, what, sizeof(what)) != 0) {
+		snprintf(why, n, "%s/%s: %s", dir, name, what);
+		goto out;
+	}
+	img = xmalloc(size);
+	if (read_exact(fd, img, size) != 0)
+		snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
+	else if (check_header(img, magic, nwords) != 0)
+		snprintf(why, n, "%s/%s: not a state file of this version", dir, name);
+	else {
+		memcpy(w, (char *)img + sizeof(struct state_header), nwords * sizeof(*w));
+		rc = 1;
+	}
+out:
+	free(img);
+	if (fd >= 0)
+		close(fd);
+	close(d);
 	return rc;
+}
+
+uint64_t
+state_get(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+void
+state_set(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+void
+state_add(uint64_t *p, uint64_t delta)
+{
+	uint64_t old = __atomic_load_n(p, __ATOMIC_RELAXED), v;
+
+	do {
+		v = old > UINT64_MAX - delta ? UINT64_MAX : old + delta;
+		if (v == old)
+			return;
+	} while (!__atomic_compare_exchange_n(p, &old, v, 1, __ATOMIC_RELAXED,
+	    __ATOMIC_RELAXED));
+}
+
+int
+state_cas(uint64_t *p, uint64_t old, uint64_t v)
+{
+	return __atomic_compare_exchange_n(p, &old, v, 0, __ATOMIC_ACQ_REL,
+	    __ATOMIC_ACQUIRE);
+}
+
+void
+state_table_init(struct state_table *t, uint64_t *w, size_t nslots,
+    size_t words, size_t probe)
+{
+	t->slot = w;
+	t->nslots = nslots;
+	t->words = words;
+	t->probe = probe < nslots ? probe : nslots;
+}
+
+/* The first key word as stored: 0 means empty and BUSY being filled. */
+static uint64_t
+key0(const uint64_t key[2])
+{
+	return key[0] == 0 || key[0] == BUSY ? 1 : key[0];
+}
+
+static uint64_t *
+slot_at(const struct state_table *t, const uint64_t key[2], size_t i)
+{
+	return t->slot + ((key0(key) + i) % t->nslots) * t->words;
+}
+
+static uint64_t
+ready_key(uint64_t *s)
+{
+	uint64_t k = state_get(s);
+	int i;
+
+	for (i = 0; k == BUSY && i < BUSY_TRIES; i++)
+		k = state_get(s);
+	return k;
+}
+
+uint64_t *
+state_table_find(const struct state_table *t, const uint64_t key[2])
+{
+	uint64_t *s, k;
+	size_t i;
+
+	for (i = 0; i < t->probe; i++) {
+		s = slot_at(t, key, i);
+		if ((k = ready_key(s)) == 0)
+			return NULL;
+		if (k == key0(key) && state_get(&s[1]) == key[1])
+			return s + STATE_KEY_WORDS;
+	}
+	return NULL;
+}
+
+static uint64_t *
+publish(const struct state_table *t, uint64_t *s, const uint64_t key[2],
+    void (*init)(uint64_t *, void *), void *arg)
+{
+	size_t i;
+
+	for (i = STATE_KEY_WORDS; i < t->words; i++)
+		state_set(&s[i], 0);
+	state_set(&s[1], key[1]);
+	if (init != NULL)
+		init(s + STATE_KEY_WORDS, arg);
+	state_set(&s[0], key0(key));
+	return s + STATE_KEY_WORDS;
+}
+
+uint64_t *
+state_table_claim(const struct state_table *t, const uint64_t key[2],
+    int (*expired)(const uint64_t *, void *),
+    void (*init)(uint64_t *, void *), void *arg)
+{
+	uint64_t *s, *reuse = NULL, k, reuse_k = 0;
+	size_t i = 0;
+
+	while (i < t->probe) {
+		s = slot_at(t, key, i);
+		k = ready_key(s);
+		if (k == key0(key) && state_get(&s[1]) == key[1])
+			return s + STATE_KEY_WORDS;
+		if (k == 0) {
+			if (state_cas(&s[0], 0, BUSY))
+				return publish(t, s, key, init, arg);
+			continue; /* taken just now: look at it again */
+		}
+		if (k != BUSY && reuse == NULL && expired != NULL &&
+		    expired(s + STATE_KEY_WORDS, arg)) {
+			reuse = s;
+			reuse_k = k;
+		}
+		i++;
+	}
+	if (reuse != NULL && state_cas(&reuse[0], reuse_k, BUSY))
+		return publish(t, reuse, key, init, arg);
+	return NULL;
+}
+
+const uint64_t *
+state_table_slot(const struct state_table *t, size_t i, const uint64_t **values)
+{
+	uint64_t *s = t->slot + i * t->words;
+	uint64_t k = state_get(s);
+
+	*values = s + STATE_KEY_WORDS;
+	return k == 0 || k == BUSY ? NULL : s;
+}
+
+static uint64_t
+fnv1a(const unsigned char *p, size_t n, uint64_t h)
+{
+	while (n-- > 0) {
+		h ^= *p++;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+void
+state_digest(const void *p, size_t n, uint64_t key[2])
+{
+	key[0] = fnv1a(p, n, 14695981039346656037ull);
+	key[1] = fnv1a(p, n, key[0] ^ 0x9e3779b97f4a7c15ull);
+}
+
+struct first_seen {
+	int64_t now;
+	int64_t ttl;
+};
+
+static int
+too_old(uint64_t seen, const struct first_seen *f)
+{
+	/* a time in the future is as good as none */
+	return seen == 0 || seen > (uint64_t)f->now ||
+	    (uint64_t)f->now - seen > (uint64_t)f->ttl;
+}
+
+static int
+first_seen_expired(const uint64_t *v, void *arg)
+{
+	return too_old(state_get(&v[0]), arg);
+}
+
+static void
+first_seen_init(uint64_t *v, void *arg)
+{
+	const struct first_seen *f = arg;
+
+	state_set(&v[0], (uint64_t)f->now);
+}
+
+int64_t
+state_first_seen(const struct state_table *t, const uint64_t key[2],
+    int64_t now, int64_t ttl)
+{
+	struct first_seen f = { now, ttl };
+	uint64_t *v, seen;
+
+	if (now <= 0 || ttl < 0 || t->words < STATE_FIRST_SEEN_WORDS)
+		return 0;
+	if ((v = state_table_claim(t, key, first_seen_expired, first_seen_init,
+	    &f)) == NULL)
+		return 0;
+	seen = state_get(&v[0]);
+	if (!too_old(seen, &f))
+		return (int64_t)seen;
+	if (state_cas(&v[0], seen, (uint64_t)now))
+		return now;
+	seen = state_get(&v[0]); /* another process renewed it */
+	return too_old(seen, &f) ? now : (int64_t)seen;
 }

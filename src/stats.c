@@ -3,9 +3,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "state.h"
 
+static const char MAGIC[8] = "SPOTCNTR";
+#define FILE_NAME "counters.db"
+
 static const long buckets_ms[] = { 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
+#define NBUCKETS (sizeof(buckets_ms) / sizeof(buckets_ms[0]))
+
+/* Fixed places in counters.db; the file has room for more. */
+enum {
+	C_MESSAGES, C_ANALYZED, C_SPAM, C_PHISHING, C_REJECTED, C_DEFERRED,
+	C_SKIPPED, C_BUCKET, C_BUCKET_INF = C_BUCKET + NBUCKETS, C_MS_SUM,
+	C_COUNT, C_END
+};
+#define NWORDS 64
+_Static_assert(C_END <= NWORDS, "counters.db holds every counter");
 
 static const struct {
 	const char *name;
@@ -20,109 +34,90 @@ static const struct {
 	{ "skipped_total", "Messages delivered without scanning." },
 };
 
-struct count {
-	const struct scan_result *sr;
-	const struct decision *d;
-	int skipped;
-	int64_t elapsed_ms;
-	const struct upstream_events *ev;
-};
-
 static void
-label_key(char *dst, size_t n, const char *name, const char *label,
-    const char *value)
+add_counts(uint64_t *w, const struct scan_result *sr, const struct decision *d,
+    int skipped, int64_t elapsed_ms)
 {
-	size_t used;
-	int r;
-
-	r = snprintf(dst, n, "%s{%s=\"", name, label);
-	if (r < 0 || (size_t)r >= n)
-		return;
-	used = (size_t)r;
-	for (; *value != '\0' && used + 4 < n; value++) {
-		if (*value == '"' || *value == '\\')
-			dst[used++] = '\\';
-		dst[used++] = *value;
-	}
-	snprintf(dst + used, n - used, "\"}");
-}
-
-static void
-add_counts(struct kvs *s, void *arg)
-{
-	const struct count *c = arg;
-	char key[1200], le[32];
 	size_t i;
 
-	kvs_add(s, "messages_total", 1);
-	if (c->sr->rspamd_state == SCAN_DONE || c->sr->api_state == SCAN_DONE)
-		kvs_add(s, "analyzed_total", 1);
-	kvs_add(s, "spam_total", c->d->spam);
-	kvs_add(s, "phishing_total", c->d->phishing);
-	kvs_add(s, "rejected_total", c->d->outcome == OUTCOME_REJECT);
-	kvs_add(s, "deferred_total", c->d->outcome == OUTCOME_DEFER);
-	kvs_add(s, "skipped_total", c->skipped);
-	for (i = 0; i < c->ev->n; i++) {
-		if (c->ev->v[i].ok)
-			continue;
-		label_key(key, sizeof(key), "upstream_errors_total", "upstream",
-		    c->ev->v[i].url);
-		kvs_add(s, key, 1);
-	}
-	for (i = 0; i < sizeof(buckets_ms) / sizeof(buckets_ms[0]); i++) {
-		snprintf(le, sizeof(le), "%g", buckets_ms[i] / 1000.0);
-		label_key(key, sizeof(key), "processing_seconds_bucket", "le", le);
-		kvs_add(s, key, c->elapsed_ms <= buckets_ms[i]);
-	}
-	kvs_add(s, "processing_seconds_bucket{le=\"+Inf\"}", 1);
-	kvs_add(s, "processing_milliseconds_sum", c->elapsed_ms);
-	kvs_add(s, "processing_seconds_count", 1);
+	if (elapsed_ms < 0)
+		elapsed_ms = 0;
+	state_add(&w[C_MESSAGES], 1);
+	state_add(&w[C_ANALYZED], sr->rspamd_state == SCAN_DONE ||
+	    sr->api_state == SCAN_DONE);
+	state_add(&w[C_SPAM], d->spam != 0);
+	state_add(&w[C_PHISHING], d->phishing != 0);
+	state_add(&w[C_REJECTED], d->outcome == OUTCOME_REJECT);
+	state_add(&w[C_DEFERRED], d->outcome == OUTCOME_DEFER);
+	state_add(&w[C_SKIPPED], skipped != 0);
+	for (i = 0; i < NBUCKETS; i++)
+		state_add(&w[C_BUCKET + i], elapsed_ms <= buckets_ms[i]);
+	state_add(&w[C_BUCKET_INF], 1);
+	state_add(&w[C_MS_SUM], (uint64_t)elapsed_ms);
+	state_add(&w[C_COUNT], 1);
 }
 
 void
-stats_count(const struct config *cfg, const struct scan_result *sr,
+stats_count(int dirfd, struct upstream_memory *um, const struct scan_result *sr,
     const struct decision *d, int skipped, int64_t elapsed_ms,
     const struct upstream_events *ev)
 {
-	struct count c = { sr, d, skipped, elapsed_ms, ev };
+	struct state_map m;
+	char why[512];
 
-	state_update(cfg->state_dir, "counters", add_counts, &c);
+	if (dirfd < 0)
+		return;
+	if (state_map_open(&m, dirfd, FILE_NAME, MAGIC, NWORDS, why,
+	    sizeof(why)) != 0) {
+		log_warn("state_dir: %s: the message is not counted", why);
+	} else {
+		add_counts(m.w, sr, d, skipped, elapsed_ms);
+		state_map_close(&m);
+	}
+	upstream_count_errors(um, ev);
 }
 
 int
-stats_print(const struct config *cfg, FILE *fp)
+stats_probe(int dirfd, char *why, size_t n)
 {
-	struct kvs s;
-	char key[1200], le[32];
+	struct state_map m;
+
+	if (state_map_open(&m, dirfd, FILE_NAME, MAGIC, NWORDS, why, n) != 0)
+		return -1;
+	state_map_close(&m);
+	return 0;
+}
+
+int
+stats_print(const struct config *cfg, FILE *fp, char *why, size_t n)
+{
+	uint64_t w[NWORDS];
 	size_t i;
 
-	if (state_read(cfg->state_dir, "counters", &s) != 0)
+	if (state_file_read(cfg->state_dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0)
 		return -1;
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		fprintf(fp, "# HELP spot_deliver_%s %s\n# TYPE spot_deliver_%s counter\n"
-		    "spot_deliver_%s %lld\n", counters[i].name, counters[i].help,
-		    counters[i].name, counters[i].name,
-		    (long long)kvs_get(&s, counters[i].name));
+		    "spot_deliver_%s %llu\n", counters[i].name, counters[i].help,
+		    counters[i].name, counters[i].name, (unsigned long long)w[C_MESSAGES + i]);
 	fputs("# HELP spot_deliver_upstream_errors_total Connection errors, 5xx "
 	    "and timeouts per upstream.\n# TYPE spot_deliver_upstream_errors_total "
 	    "counter\n", fp);
-	for (i = 0; i < s.n; i++)
-		if (strncmp(s.v[i].key, "upstream_errors_total{", 22) == 0)
-			fprintf(fp, "spot_deliver_%s %lld\n", s.v[i].key,
-			    (long long)s.v[i].value);
+	if (upstream_print_errors(cfg->state_dir, fp, why, n) != 0)
+		return -1;
 	fputs("# HELP spot_deliver_processing_seconds Time from start to the "
 	    "decision (scans included, the LDA not).\n# TYPE spot_deliver_processing_seconds histogram\n", fp);
-	for (i = 0; i < sizeof(buckets_ms) / sizeof(buckets_ms[0]); i++) {
-		snprintf(le, sizeof(le), "%g", buckets_ms[i] / 1000.0);
-		label_key(key, sizeof(key), "processing_seconds_bucket", "le", le);
-		fprintf(fp, "spot_deliver_%s %lld\n", key, (long long)kvs_get(&s, key));
-	}
-	fprintf(fp, "spot_deliver_processing_seconds_bucket{le=\"+Inf\"} %lld\n"
+	for (i = 0; i < NBUCKETS; i++)
+		fprintf(fp, "spot_deliver_processing_seconds_bucket{le=\"%g\"} %llu\n",
+		    buckets_ms[i] / 1000.0, (unsigned long long)w[C_BUCKET + i]);
+	fprintf(fp, "spot_deliver_processing_seconds_bucket{le=\"+Inf\"} %llu\n"
 	    "spot_deliver_processing_seconds_sum %.3f\n"
-	    "spot_deliver_processing_seconds_count %lld\n",
-	    (long long)kvs_get(&s, "processing_seconds_bucket{le=\"+Inf\"}"),
-	    kvs_get(&s, "processing_milliseconds_sum") / 1000.0,
-	    (long long)kvs_get(&s, "processing_seconds_count"));
-	kvs_free(&s);
-	return ferror(fp) ? -1 : 0;
+	    "spot_deliver_processing_seconds_count %llu\n",
+	    (unsigned long long)w[C_BUCKET_INF], (double)w[C_MS_SUM] / 1000.0,
+	    (unsigned long long)w[C_COUNT]);
+	if (ferror(fp)) {
+		snprintf(why, n, "cannot write to standard output");
+		return -1;
+	}
+	return 0;
 }

@@ -1,7 +1,8 @@
-/* Per-host counters in state_dir/counters (see state.h), printed by
- * --stats in the Prometheus text format. Counting never fails or delays a
- * delivery by more than a lock try: when the file cannot be written, the
- * message is simply not counted. */
+/* Per-host counters in state_dir/counters.db (see state.h), printed by
+ * --stats in the Prometheus text format, with the error counters of each
+ * upstream from state_dir/upstreams.db. Counting never fails or delays a
+ * delivery: when the file cannot be used, the message is simply not
+ * counted. */
 #ifndef SPOT_STATS_H
 #define SPOT_STATS_H
 
@@ -11,10 +12,13 @@
 #include "decide.h"
 #include "upstream.h"
 
-void stats_count(const struct config *cfg, const struct scan_result *sr,
-    const struct decision *d, int skipped, int64_t elapsed_ms,
-    const struct upstream_events *ev);
-/* 0, or -1 when the counters cannot be read. */
-int stats_print(const struct config *cfg, FILE *fp);
+/* dirfd: the state_dir of state_dir_open(), or -1. */
+void stats_count(int dirfd, struct upstream_memory *um,
+    const struct scan_result *sr, const struct decision *d, int skipped,
+    int64_t elapsed_ms, const struct upstream_events *ev);
+/* Opens counters.db in dirfd as a delivery would: 0, or -1 and why. */
+int stats_probe(int dirfd, char *why, size_t n);
+/* 0, or -1 and why when the counters cannot be read. */
+int stats_print(const struct config *cfg, FILE *fp, char *why, size_t n);
 
 #endif

@@ -41,23 +41,83 @@ upstream_now(void)
 	return (int64_t)time(NULL);
 }
 
+/* upstreams.db: the errors of members that found no free slot, then a
+ * table of slots keyed by the digest of the URL. */
+static const char MAGIC[8] = "SPOTUPST";
+#define FILE_NAME "upstreams.db"
+#define SLOTS 256
+enum { V_ERRORS, V_FIRST_ERROR, V_DEAD_UNTIL, V_ERRORS_TOTAL, V_URL };
+#define URL_WORDS ((UPSTREAM_URL_MAX + 1) / 8)
+#define SLOT_WORDS (STATE_KEY_WORDS + V_URL + URL_WORDS)
+#define W_OTHER 0
+#define W_TABLE 8
+#define NWORDS (W_TABLE + SLOTS * SLOT_WORDS)
+
 static void
-key_of(char *dst, size_t n, const char *what, const char *url)
+table_of(struct state_table *t, uint64_t *w)
 {
-	snprintf(dst, n, "%s %s", what, url);
+	state_table_init(t, w + W_TABLE, SLOTS, SLOT_WORDS, SLOTS);
 }
 
 int
-upstream_is_dead(const struct kvs *state, const char *url, int64_t now)
+upstream_memory_open(struct upstream_memory *m, int dirfd, char *why, size_t n)
 {
-	char key[1100];
+	memset(m, 0, sizeof(*m));
+	if (state_map_open(&m->map, dirfd, FILE_NAME, MAGIC, NWORDS, why, n) != 0)
+		return -1;
+	table_of(&m->table, m->map.w);
+	return 0;
+}
 
-	key_of(key, sizeof(key), "dead_until", url);
-	return kvs_get(state, key) > now;
+void
+upstream_memory_close(struct upstream_memory *m)
+{
+	state_map_close(&m->map);
+}
+
+static size_t
+url_len(const char *url)
+{
+	return strnlen(url, UPSTREAM_URL_MAX);
+}
+
+static void
+key_of(const char *url, uint64_t key[2])
+{
+	state_digest(url, url_len(url), key);
+}
+
+static void
+init_url(uint64_t *v, void *arg)
+{
+	const char *url = arg;
+
+	memcpy(v + V_URL, url, url_len(url));
+}
+
+static uint64_t *
+slot_of(const struct upstream_memory *m, const char *url, int claim)
+{
+	uint64_t key[2];
+
+	if (m == NULL || m->map.w == NULL)
+		return NULL;
+	key_of(url, key);
+	if (!claim)
+		return state_table_find(&m->table, key);
+	return state_table_claim(&m->table, key, NULL, init_url, (void *)url);
+}
+
+int
+upstream_is_dead(const struct upstream_memory *m, const char *url, int64_t now)
+{
+	uint64_t *v = slot_of(m, url, 0);
+
+	return v != NULL && state_get(&v[V_DEAD_UNTIL]) > (uint64_t)now;
 }
 
 size_t
-upstream_order(const struct upstream_list *l, const struct kvs *state,
+upstream_order(const struct upstream_list *l, const struct upstream_memory *m,
     int64_t now, uint32_t seed, size_t order[UPSTREAM_MAX])
 {
 	size_t i, k, n = 0;
@@ -66,7 +126,7 @@ upstream_order(const struct upstream_list *l, const struct kvs *state,
 		return 0;
 	for (i = 0; i < l->n; i++) {
 		k = (seed + i) % l->n;
-		if (!upstream_is_dead(state, l->url[k], now))
+		if (!upstream_is_dead(m, l->url[k], now))
 			order[n++] = k;
 	}
 	if (n > 0)
@@ -87,59 +147,150 @@ upstream_event(struct upstream_events *ev, const char *url, int ok)
 	ev->n++;
 }
 
-struct apply {
-	const struct config *cfg;
-	const struct upstream_events *ev;
-	int64_t now;
-};
-
 static void
-apply_events(struct kvs *s, void *arg)
+forgive(uint64_t *v)
 {
-	const struct apply *a = arg;
-	char errors[1100], first[1100], dead[1100];
-	size_t i;
+	if (state_get(&v[V_ERRORS]) != 0 || state_get(&v[V_DEAD_UNTIL]) != 0) {
+		state_set(&v[V_ERRORS], 0);
+		state_set(&v[V_FIRST_ERROR], 0);
+		state_set(&v[V_DEAD_UNTIL], 0);
+	}
+}
 
-	for (i = 0; i < a->ev->n; i++) {
-		const char *url = a->ev->v[i].url;
+/* Races between processes may lose an error or start a window twice:
+ * the memory is approximate, the counters are not kept here. */
+static void
+blame(const struct config *cfg, uint64_t *v, int64_t now)
+{
+	uint64_t first = state_get(&v[V_FIRST_ERROR]), t = (uint64_t)now;
 
-		key_of(errors, sizeof(errors), "errors", url);
-		key_of(first, sizeof(first), "first_error", url);
-		key_of(dead, sizeof(dead), "dead_until", url);
-		if (a->ev->v[i].ok) {
-			kvs_del(s, errors);
-			kvs_del(s, first);
-			kvs_del(s, dead);
-			continue;
-		}
-		if (a->now - kvs_get(s, first) > (int64_t)a->cfg->error_time) {
-			kvs_set(s, first, a->now);
-			kvs_set(s, errors, 0);
-		}
-		kvs_add(s, errors, 1);
-		if (kvs_get(s, errors) >= (int64_t)a->cfg->max_errors) {
-			kvs_set(s, dead, a->now + a->cfg->dead_time);
-			kvs_del(s, errors);
-			kvs_del(s, first);
-		}
+	if (first == 0 || first > t || t - first > cfg->error_time) {
+		if (state_cas(&v[V_FIRST_ERROR], first, t))
+			state_set(&v[V_ERRORS], 0);
+	}
+	state_add(&v[V_ERRORS], 1);
+	if (state_get(&v[V_ERRORS]) >= cfg->max_errors) {
+		state_set(&v[V_DEAD_UNTIL], t + cfg->dead_time);
+		state_set(&v[V_ERRORS], 0);
+		state_set(&v[V_FIRST_ERROR], 0);
 	}
 }
 
 void
-upstream_record(const struct config *cfg, const struct kvs *state,
+upstream_record(const struct config *cfg, struct upstream_memory *m,
     const struct upstream_events *ev, int64_t now)
 {
-	struct apply a = { cfg, ev, now };
-	char key[1100];
+	uint64_t *v;
 	size_t i;
-	int changes = 0;
 
-	/* A success changes nothing unless errors were remembered for it. */
-	for (i = 0; i < ev->n && !changes; i++) {
-		key_of(key, sizeof(key), "errors", ev->v[i].url);
-		changes = !ev->v[i].ok || kvs_get(state, key) != 0 ||
-		    upstream_is_dead(state, ev->v[i].url, now);
+	for (i = 0; i < ev->n; i++) {
+		if ((v = slot_of(m, ev->v[i].url, !ev->v[i].ok)) == NULL)
+			continue;
+		if (ev->v[i].ok)
+			forgive(v);
+		else
+			blame(cfg, v, now);
 	}
-	if (changes)
-		state_update(cfg->state_dir, "upstreams", apply_events, &a);
+}
+
+void
+upstream_count_errors(struct upstream_memory *m, const struct upstream_events *ev)
+{
+	uint64_t *v;
+	size_t i;
+
+	if (m->map.w == NULL)
+		return;
+	for (i = 0; i < ev->n; i++) {
+		if (ev->v[i].ok)
+			continue;
+		if ((v = slot_of(m, ev->v[i].url, 1)) != NULL)
+			state_add(&v[V_ERRORS_TOTAL], 1);
+		else
+			state_add(&m->map.w[W_OTHER], 1);
+	}
+}
+
+/* The URL of a slot, when it is one: NUL-terminated, and its digest is the
+ * slot's key. */
+static const char *
+url_of(const uint64_t *key, const uint64_t *v)
+{
+	const char *url = (const char *)(v + V_URL);
+	uint64_t k[2];
+
+	if (memchr(url, '\0', URL_WORDS * 8) == NULL)
+		return NULL;
+	key_of(url, k);
+	return k[0] == key[0] && k[1] == key[1] ? url : NULL;
+}
+
+static void
+print_label(FILE *fp, const char *url, uint64_t count)
+{
+	fputs("spot_deliver_upstream_errors_total{upstream=\"", fp);
+	for (; *url != '\0'; url++) {
+		if (*url == '"' || *url == '\\')
+			fputc('\\', fp);
+		fputc(*url >= 0x20 && *url < 0x7f ? *url : '?', fp);
+	}
+	fprintf(fp, "\"} %llu\n", (unsigned long long)count);
+}
+
+/* The counts of a key's slots, added up (see state_table_claim). */
+static uint64_t
+sum_of(const struct state_table *t, size_t from, const uint64_t *key)
+{
+	const uint64_t *k, *v;
+	uint64_t sum = 0, c;
+	size_t i;
+
+	for (i = from; i < SLOTS; i++) {
+		if ((k = state_table_slot(t, i, &v)) == NULL || k[0] != key[0] ||
+		    k[1] != key[1])
+			continue;
+		c = v[V_ERRORS_TOTAL];
+		sum = sum > UINT64_MAX - c ? UINT64_MAX : sum + c;
+	}
+	return sum;
+}
+
+static int
+seen_before(const struct state_table *t, size_t i, const uint64_t *key)
+{
+	const uint64_t *k, *v;
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if ((k = state_table_slot(t, j, &v)) != NULL && k[0] == key[0] &&
+		    k[1] == key[1] && url_of(k, v) != NULL)
+			return 1;
+	return 0;
+}
+
+int
+upstream_print_errors(const char *dir, FILE *fp, char *why, size_t n)
+{
+	uint64_t *w = xcalloc(NWORDS, sizeof(*w));
+	const uint64_t *k, *v;
+	struct state_table t;
+	const char *url;
+	size_t i;
+
+	if (state_file_read(dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0) {
+		free(w);
+		return -1;
+	}
+	table_of(&t, w);
+	for (i = 0; i < SLOTS; i++) {
+		if ((k = state_table_slot(&t, i, &v)) == NULL ||
+		    (url = url_of(k, v)) == NULL || seen_before(&t, i, k))
+			continue;
+		print_label(fp, url, sum_of(&t, i, k));
+	}
+	if (w[W_OTHER] != 0)
+		fprintf(fp, "spot_deliver_upstream_errors_total{upstream=\"(other)\"} "
+		    "%llu\n", (unsigned long long)w[W_OTHER]);
+	free(w);
+	return 0;
 }

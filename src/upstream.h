@@ -1,14 +1,15 @@
 /* Several Rspamd or API servers: rspamd_url and api_url take a list. Each
  * delivery starts at a different member (spreading the load) and fails over
  * to the next one; errors are remembered across processes in
- * state_dir/upstreams (see state.h), and a member with max_errors errors
+ * state_dir/upstreams.db (see state.h), and a member with max_errors errors
  * within error_time seconds is skipped for dead_time seconds, as rmilter
- * does. */
+ * does. The same file counts each member's errors for --stats. */
 #ifndef SPOT_UPSTREAM_H
 #define SPOT_UPSTREAM_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "state.h"
@@ -25,11 +26,26 @@ struct upstream_list {
 int upstream_list_parse(const char *list, struct upstream_list *l);
 void upstream_list_free(struct upstream_list *l);
 
+/* The dead-host memory and the error counters of every member this host
+ * asked (a URL is remembered by its first UPSTREAM_URL_MAX bytes). */
+#define UPSTREAM_URL_MAX 255
+
+struct upstream_memory {
+	struct state_map map;     /* map.w NULL: no memory */
+	struct state_table table;
+};
+
+/* Opens state_dir/upstreams.db: 0, or -1 and why (then no memory). */
+int upstream_memory_open(struct upstream_memory *m, int dirfd, char *why, size_t n);
+void upstream_memory_close(struct upstream_memory *m);
+
 /* The order in which to try the members: a rotation starting at seed %
  * n, members that are dead now left out, unless all of them are. */
-size_t upstream_order(const struct upstream_list *l, const struct kvs *state,
-    int64_t now, uint32_t seed, size_t order[UPSTREAM_MAX]);
-int upstream_is_dead(const struct kvs *state, const char *url, int64_t now);
+size_t upstream_order(const struct upstream_list *l,
+    const struct upstream_memory *m, int64_t now, uint32_t seed,
+    size_t order[UPSTREAM_MAX]);
+int upstream_is_dead(const struct upstream_memory *m, const char *url,
+    int64_t now);
 
 struct upstream_events {
 	struct {
@@ -40,9 +56,15 @@ struct upstream_events {
 };
 
 void upstream_event(struct upstream_events *ev, const char *url, int ok);
-/* Writes the events to state_dir/upstreams when they change anything. */
-void upstream_record(const struct config *cfg, const struct kvs *state,
+/* The events into the dead-host memory. */
+void upstream_record(const struct config *cfg, struct upstream_memory *m,
     const struct upstream_events *ev, int64_t now);
+/* The failed events into the error counters. */
+void upstream_count_errors(struct upstream_memory *m,
+    const struct upstream_events *ev);
+/* --stats: the error counter of each member in the Prometheus text format,
+ * from a read-only copy of state_dir (0, or -1 and why). */
+int upstream_print_errors(const char *dir, FILE *fp, char *why, size_t n);
 /* Wall-clock seconds: the state is shared between processes. */
 int64_t upstream_now(void);
 
