@@ -264,7 +264,7 @@ run(const struct run_opts *o, struct run_result *res)
 			p = scan_params_of(o, &m, idem, &u, 0, 1);
 			hand_off(&p, res);
 		}
-		stats_count(u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',
+		stats_count(cfg, u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',
 		    rep.elapsed_ms, &u.events);
 	}
 	/* before an exec: nothing is written after it */

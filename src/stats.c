@@ -58,7 +58,7 @@ add_counts(uint64_t *w, const struct scan_result *sr, const struct decision *d,
 }
 
 void
-stats_count(int dirfd, struct upstream_memory *um, const struct scan_result *sr,
+stats_count(const struct config *cfg, int dirfd, struct upstream_memory *um, const struct scan_result *sr,
     const struct decision *d, int skipped, int64_t elapsed_ms,
     const struct upstream_events *ev)
 {
@@ -69,7 +69,8 @@ stats_count(int dirfd, struct upstream_memory *um, const struct scan_result *sr,
 		return;
 	if (state_map_open(&m, dirfd, FILE_NAME, MAGIC, NWORDS, why,
 	    sizeof(why)) != 0) {
-		log_warn("state_dir: %s: the message is not counted", why);
+		log_warn("state_dir %s: %s: the message is not counted",
+		    cfg->state_dir, why);
 	} else {
 		add_counts(m.w, sr, d, skipped, elapsed_ms);
 		state_map_close(&m);
@@ -100,10 +101,7 @@ stats_print(const struct config *cfg, FILE *fp, char *why, size_t n)
 		fprintf(fp, "# HELP spot_deliver_%s %s\n# TYPE spot_deliver_%s counter\n"
 		    "spot_deliver_%s %llu\n", counters[i].name, counters[i].help,
 		    counters[i].name, counters[i].name, (unsigned long long)w[C_MESSAGES + i]);
-	fputs("# HELP spot_deliver_upstream_errors_total Connection errors, 5xx "
-	    "and timeouts per upstream.\n# TYPE spot_deliver_upstream_errors_total "
-	    "counter\n", fp);
-	if (upstream_print_errors(cfg->state_dir, fp, why, n) != 0)
+	if (upstream_print_stats(cfg->state_dir, upstream_now(), fp, why, n) != 0)
 		return -1;
 	fputs("# HELP spot_deliver_processing_seconds Time from start to the "
 	    "decision (scans included, the LDA not).\n# TYPE spot_deliver_processing_seconds histogram\n", fp);

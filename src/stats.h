@@ -12,8 +12,8 @@
 #include "decide.h"
 #include "upstream.h"
 
-/* dirfd: the state_dir of state_dir_open(), or -1. */
-void stats_count(int dirfd, struct upstream_memory *um,
+/* dirfd: cfg->state_dir from state_dir_open(), or -1. */
+void stats_count(const struct config *cfg, int dirfd, struct upstream_memory *um,
     const struct scan_result *sr, const struct decision *d, int skipped,
     int64_t elapsed_ms, const struct upstream_events *ev);
 /* Opens counters.db in dirfd as a delivery would: 0, or -1 and why. */

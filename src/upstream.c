@@ -226,15 +226,15 @@ url_of(const uint64_t *key, const uint64_t *v)
 }
 
 static void
-print_label(FILE *fp, const char *url, uint64_t count)
+print_label(FILE *fp, const char *metric, const char *url, uint64_t value)
 {
-	fputs("spot_deliver_upstream_errors_total{upstream=\"", fp);
+	fprintf(fp, "spot_deliver_%s{upstream=\"", metric);
 	for (; *url != '\0'; url++) {
 		if (*url == '"' || *url == '\\')
 			fputc('\\', fp);
 		fputc(*url >= 0x20 && *url < 0x7f ? *url : '?', fp);
 	}
-	fprintf(fp, "\"} %llu\n", (unsigned long long)count);
+	fprintf(fp, "\"} %llu\n", (unsigned long long)value);
 }
 
 /* The counts of a key's slots, added up (see state_table_claim). */
@@ -268,8 +268,21 @@ seen_before(const struct state_table *t, size_t i, const uint64_t *key)
 	return 0;
 }
 
+/* The first slot of each key whose URL is sound. */
+static const char *
+url_at(const struct state_table *t, size_t i, const uint64_t **key,
+    const uint64_t **v)
+{
+	const char *url;
+
+	if ((*key = state_table_slot(t, i, v)) == NULL ||
+	    (url = url_of(*key, *v)) == NULL || seen_before(t, i, *key))
+		return NULL;
+	return url;
+}
+
 int
-upstream_print_errors(const char *dir, FILE *fp, char *why, size_t n)
+upstream_print_stats(const char *dir, int64_t now, FILE *fp, char *why, size_t n)
 {
 	uint64_t *w = xcalloc(NWORDS, sizeof(*w));
 	const uint64_t *k, *v;
@@ -282,15 +295,19 @@ upstream_print_errors(const char *dir, FILE *fp, char *why, size_t n)
 		return -1;
 	}
 	table_of(&t, w);
-	for (i = 0; i < SLOTS; i++) {
-		if ((k = state_table_slot(&t, i, &v)) == NULL ||
-		    (url = url_of(k, v)) == NULL || seen_before(&t, i, k))
-			continue;
-		print_label(fp, url, sum_of(&t, i, k));
-	}
+	fputs("# HELP spot_deliver_upstream_errors_total Connection errors, 5xx "
+	    "and timeouts per upstream.\n# TYPE spot_deliver_upstream_errors_total "
+	    "counter\n", fp);
+	for (i = 0; i < SLOTS; i++)
+		if ((url = url_at(&t, i, &k, &v)) != NULL)
+			print_label(fp, "upstream_errors_total", url, sum_of(&t, i, k));
 	if (w[W_OTHER] != 0)
-		fprintf(fp, "spot_deliver_upstream_errors_total{upstream=\"(other)\"} "
-		    "%llu\n", (unsigned long long)w[W_OTHER]);
+		print_label(fp, "upstream_errors_total", "(other)", w[W_OTHER]);
+	fputs("# HELP spot_deliver_upstream_dead 1 while the dead-host memory leaves "
+	    "the upstream out.\n# TYPE spot_deliver_upstream_dead gauge\n", fp);
+	for (i = 0; i < SLOTS; i++)
+		if ((url = url_at(&t, i, &k, &v)) != NULL)
+			print_label(fp, "upstream_dead", url, v[V_DEAD_UNTIL] > (uint64_t)now);
 	free(w);
 	return 0;
 }
