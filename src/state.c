@@ -36,6 +36,39 @@ user_name(uid_t uid, char *dst, size_t n)
 		snprintf(dst, n, "uid %lu", (unsigned long)uid);
 }
 
+/* The directory itself, not a link to one (a trailing slash would
+ * follow it). */
+static int
+open_dir(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+	size_t len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (len >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(path, dir, len);
+	path[len] = '\0';
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	return open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void
+dir_error(char *why, size_t n, int e)
+{
+	if (e == ELOOP)
+		snprintf(why, n, "a symbolic link: give the directory's own path");
+	else
+		snprintf(why, n, "%s", strerror(e));
+}
+
 enum state_dir_status
 state_dir_open(const char *dir, int *fd, char *why, size_t n)
 {
@@ -47,12 +80,13 @@ state_dir_open(const char *dir, int *fd, char *why, size_t n)
 	why[0] = '\0';
 	if (dir == NULL || *dir == '\0')
 		return STATE_DIR_NONE;
-	/* O_PATH: the files are reached through this very directory, the
-	 * one whose owner and mode were checked */
-	if ((d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	/* The files are reached through this very directory, the one whose
+	 * owner and mode were checked; not through a link that whoever owns
+	 * the parent could turn to another directory of ours. */
+	if ((d = open_dir(dir)) < 0) {
 		if (errno == ENOENT)
 			return STATE_DIR_NONE;
-		snprintf(why, n, "%s", strerror(errno));
+		dir_error(why, n, errno);
 		return STATE_DIR_ERROR;
 	}
 	if (fstat(d, &st) != 0) {
@@ -306,9 +340,11 @@ state_file_read(const char *dir, const char *name, const char magic[8],
 		snprintf(why, n, "state_dir is empty");
 		return -1;
 	}
-	if ((d = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		snprintf(why, n, "%s: %s", dir, strerror(errno));
-		return errno == ENOENT ? 0 : -1;
+	if ((d = open_dir(dir)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		dir_error(what, sizeof(what), errno);
+		snprintf(why, n, "%s: %s", dir, what);
+		return rc;
 	}
 	if ((fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		rc = errno == ENOENT ? 0 : -1;

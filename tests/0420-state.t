@@ -6,7 +6,7 @@
 # the only Rspamd: cheap, and each delivery has exactly one upstream error.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (a state_dir of another user, root's files as the target)"
-plan 54
+plan 57
 
 M=$ROOT/tests/fixtures/mail/ham.eml
 CLOSED=http://127.0.0.1:$(free_port)
@@ -81,6 +81,14 @@ check_cmp "links: no file of root's written or created" "$T/v.before" "$T/v.afte
 check_cmp "links: state_dir unchanged" "$T/r.before" "$T/r.after"
 check_exit "links: --stats exits 74" 74 stats "$R"
 check_grep "links: ... and says why on stderr" 'spot-deliver: --stats: .*counters\.db: a symbolic link' "$err"
+
+# A state_dir that is itself a link (its parent's owner could point it at
+# any directory of root's): not followed, with or without a trailing slash.
+mkdir -m 755 "$T/elsewhere"
+ln -s "$T/elsewhere" "$T/linked"
+check_exit "a linked state_dir: exit 0" 0 sd "$T/linked/"
+check_grep "a linked state_dir: one warning that says so" 'warning: state_dir .*: a symbolic link' "$err"
+check_eq "a linked state_dir: nothing created where it points" "$(ls -A "$T/elsewhere")" ""
 
 # 3. Mode 0777, and owned by another user: ignored with one warning.
 W=$T/world

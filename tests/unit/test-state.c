@@ -50,6 +50,12 @@ test_dir(void)
 	is_int(state_dir_open(p, &fd, why, sizeof(why)), STATE_DIR_NONE, "absent: off, nothing to say");
 	is_str(why, "", "... no reason given");
 	is_int(state_dir_open("", &fd, why, sizeof(why)), STATE_DIR_NONE, "empty: off");
+	path(p, sizeof(p), "link");
+	symlink(dir, p);
+	is_int(state_dir_open(p, &fd, why, sizeof(why)), STATE_DIR_ERROR, "a link to it: error");
+	ok(strstr(why, "symbolic link") != NULL, "... that says so: %s", why);
+	strcat(p, "/");
+	is_int(state_dir_open(p, &fd, why, sizeof(why)), STATE_DIR_ERROR, "... with a trailing slash too");
 	is_int(state_dir_open("/dev/null", &fd, why, sizeof(why)), STATE_DIR_ERROR, "a file: error");
 	is_int(fd, -1, "... and no fd");
 	if (geteuid() == 0) {
