@@ -6,7 +6,7 @@
 # the only Rspamd: cheap, and each delivery has exactly one upstream error.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (a state_dir of another user, root's files as the target)"
-plan 57
+plan 58
 
 M=$ROOT/tests/fixtures/mail/ham.eml
 CLOSED=http://127.0.0.1:$(free_port)
@@ -190,6 +190,17 @@ for n in 20 100; do
 		"$(metric "$L" "upstream_errors_total{upstream=\"$CLOSED\"}")" $((5 * n))
 	check_eq "$n at once: no warning" "$(grep -c warning: "$L.err")" 0
 done
+
+# Nothing to wait for: no lock, no sleep in a delivery that counts and
+# remembers (the old code took flock(2) and slept between tries).
+if command -v strace > /dev/null; then
+	strace -f -qq -o "$T/strace" -e trace=flock,nanosleep,clock_nanosleep \
+		"$BIN" --log stderr -c /dev/null -o state_dir="$T/load20" --no-rspamd < "$M" > /dev/null 2>&1
+	check_eq "a counting delivery takes no lock and never sleeps" \
+		"$(grep -cE '(flock|nanosleep)\(' "$T/strace")" 0
+else
+	skip "a counting delivery takes no lock and never sleeps" "no strace"
+fi
 
 # 7. --stats: read-only, and says why it cannot read.
 check_exit "--stats on a fresh state_dir exits 0" 0 stats "$T/load20"
