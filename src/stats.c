@@ -1,6 +1,7 @@
 #include "stats.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -92,17 +93,19 @@ stats_probe(int dirfd, char *why, size_t n)
 int
 stats_print(const struct config *cfg, FILE *fp, char *why, size_t n)
 {
-	uint64_t w[NWORDS];
+	uint64_t w[NWORDS], *up;
 	size_t i;
 
-	if (state_file_read(cfg->state_dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0)
+	/* both files read before anything is printed */
+	if (state_file_read(cfg->state_dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0 ||
+	    (up = upstream_stats_read(cfg->state_dir, why, n)) == NULL)
 		return -1;
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		fprintf(fp, "# HELP spot_deliver_%s %s\n# TYPE spot_deliver_%s counter\n"
 		    "spot_deliver_%s %llu\n", counters[i].name, counters[i].help,
 		    counters[i].name, counters[i].name, (unsigned long long)w[C_MESSAGES + i]);
-	if (upstream_print_stats(cfg->state_dir, upstream_now(), fp, why, n) != 0)
-		return -1;
+	upstream_stats_print(up, upstream_now(), fp);
+	free(up);
 	fputs("# HELP spot_deliver_processing_seconds Time from start to the "
 	    "decision (scans included, the LDA not).\n# TYPE spot_deliver_processing_seconds histogram\n", fp);
 	for (i = 0; i < NBUCKETS; i++)

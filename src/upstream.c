@@ -281,19 +281,26 @@ url_at(const struct state_table *t, size_t i, const uint64_t **key,
 	return url;
 }
 
-int
-upstream_print_stats(const char *dir, int64_t now, FILE *fp, char *why, size_t n)
+uint64_t *
+upstream_stats_read(const char *dir, char *why, size_t n)
 {
 	uint64_t *w = xcalloc(NWORDS, sizeof(*w));
+
+	if (state_file_read(dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0) {
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void
+upstream_stats_print(uint64_t *w, int64_t now, FILE *fp)
+{
 	const uint64_t *k, *v;
 	struct state_table t;
 	const char *url;
 	size_t i;
 
-	if (state_file_read(dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0) {
-		free(w);
-		return -1;
-	}
 	table_of(&t, w);
 	fputs("# HELP spot_deliver_upstream_errors_total Connection errors, 5xx "
 	    "and timeouts per upstream.\n# TYPE spot_deliver_upstream_errors_total "
@@ -308,6 +315,4 @@ upstream_print_stats(const char *dir, int64_t now, FILE *fp, char *why, size_t n
 	for (i = 0; i < SLOTS; i++)
 		if ((url = url_at(&t, i, &k, &v)) != NULL)
 			print_label(fp, "upstream_dead", url, v[V_DEAD_UNTIL] > (uint64_t)now);
-	free(w);
-	return 0;
 }

@@ -62,11 +62,11 @@ void upstream_record(const struct config *cfg, struct upstream_memory *m,
 /* The failed events into the error counters. */
 void upstream_count_errors(struct upstream_memory *m,
     const struct upstream_events *ev);
-/* --stats: the error counter and the dead-host state of each member in
- * the Prometheus text format, from a read-only copy of state_dir/upstreams.db
- * (0, or -1 and why). */
-int upstream_print_stats(const char *dir, int64_t now, FILE *fp, char *why,
-    size_t n);
+/* --stats: a read-only copy of state_dir/upstreams.db (free it), or NULL
+ * and why; then the error counter and the dead-host state of each member
+ * in it, in the Prometheus text format. */
+uint64_t *upstream_stats_read(const char *dir, char *why, size_t n);
+void upstream_stats_print(uint64_t *w, int64_t now, FILE *fp);
 /* Wall-clock seconds: the state is shared between processes. */
 int64_t upstream_now(void);
 

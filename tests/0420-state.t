@@ -6,7 +6,7 @@
 # the only Rspamd: cheap, and each delivery has exactly one upstream error.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root (a state_dir of another user, root's files as the target)"
-plan 58
+plan 61
 
 M=$ROOT/tests/fixtures/mail/ham.eml
 CLOSED=http://127.0.0.1:$(free_port)
@@ -215,6 +215,14 @@ printf '1 messages_total\n' > "$P/counters"
 sd "$P" > /dev/null 2>&1
 chmod 711 "$P"
 chmod 600 "$P"/*
+U=$T/badup
+mkdir -m 755 "$U"
+sd "$U" > /dev/null 2>&1
+rm "$U/upstreams.db"
+ln -s "$V/.bashrc" "$U/upstreams.db"
+check_exit "--stats, upstreams.db a link: exit 74" 74 stats "$U"
+check_eq "--stats, upstreams.db a link: nothing on standard output" "$(wc -c < "$out")" 0
+check_grep "--stats, upstreams.db a link: says why" 'spot-deliver: --stats: .*upstreams\.db: a symbolic link' "$err"
 check_exit "--stats as a user who may not read: exit 74" 74 \
 	setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN" -c /dev/null -o state_dir="$P" --stats
 check_grep "--stats as a user who may not read: says why" '^spot-deliver: --stats: .*counters.*Permission denied' "$err"
