@@ -18,6 +18,7 @@ static const struct {
 	{ "rejected_total", "Messages rejected (exit 77)." },
 	{ "deferred_total", "Messages deferred (exit 75) by the decision." },
 	{ "skipped_total", "Messages delivered without scanning." },
+	{ "degraded_total", "Messages delivered unscanned after defer_max_age." },
 };
 
 struct count {
@@ -62,6 +63,7 @@ add_counts(struct kvs *s, void *arg)
 	kvs_add(s, "rejected_total", c->d->outcome == OUTCOME_REJECT);
 	kvs_add(s, "deferred_total", c->d->outcome == OUTCOME_DEFER);
 	kvs_add(s, "skipped_total", c->skipped);
+	kvs_add(s, "degraded_total", c->d->unscanned != 0);
 	for (i = 0; i < c->ev->n; i++) {
 		if (c->ev->v[i].ok)
 			continue;
