@@ -43,7 +43,7 @@ cmp_str(const void *a, const void *b)
 
 void
 delivery_digest(unsigned char id[AGE_ID_LEN], const struct envelope *env,
-    const char *block, size_t block_len, uint64_t size)
+    const char *head, const struct hdr_block *hb, uint64_t msg_size)
 {
 	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
 	const char **rcpt = xreallocarray(NULL, env->nrcpt, sizeof(*rcpt));
@@ -58,8 +58,11 @@ delivery_digest(unsigned char id[AGE_ID_LEN], const struct envelope *env,
 	qsort(rcpt, env->nrcpt, sizeof(*rcpt), cmp_str);
 	for (i = 0; i < env->nrcpt; i++)
 		hash_str(sum, rcpt[i]);
-	hash_part(sum, block, block_len);
-	snprintf(sizestr, sizeof(sizestr), "%llu", (unsigned long long)size);
+	for (i = 0; i < hb->n; i++)
+		if (strcasecmp(hb->v[i].name, "Received") != 0)
+			hash_part(sum, head + hb->v[i].off, hb->v[i].len);
+	snprintf(sizestr, sizeof(sizestr), "%llu",
+	    (unsigned long long)(msg_size - hb->end));
 	hash_str(sum, sizestr);
 	g_checksum_get_digest(sum, id, &len);
 	g_checksum_free(sum);
@@ -228,8 +231,7 @@ age_of(const struct config *cfg, const struct envelope *env, const char *head,
 	unsigned char id[AGE_ID_LEN];
 	int64_t received, given;
 
-	delivery_digest(id, env, head + hb->start, (size_t)(hb->end - hb->start),
-	    size);
+	delivery_digest(id, env, head, hb, size);
 	a->now = now;
 	a->first_seen = age_first_deferral(cfg, id, now, record);
 	received = believable(age_received_time(head, hb, env->queue_id), now);

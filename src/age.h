@@ -26,9 +26,11 @@ struct age {
 };
 
 /* The delivery's identity: queue id, sender, sorted recipients, the header
- * block (Message-ID, Date, Received) and the message size. */
+ * fields but Received (Message-ID, Date...) and the body's size. A fetcher
+ * (fetchmail) puts a Received field with the time of each poll on top: it
+ * must not make every retry a new delivery. */
 void delivery_digest(unsigned char id[AGE_ID_LEN], const struct envelope *env,
-    const char *block, size_t block_len, uint64_t size);
+    const char *head, const struct hdr_block *hb, uint64_t msg_size);
 /* When id was first deferred (epoch seconds); now when it was not known, or
  * the store is unusable. With record, an unknown id is remembered as now. */
 int64_t age_first_deferral(const struct config *cfg,
@@ -42,8 +44,7 @@ int age_parse_time(const char *s, int64_t *out);
 int64_t age_received_time(const char *head, const struct hdr_block *hb,
     const char *queue_id);
 
-/* All of the above for one message (head as in struct msg, size without a
- * From_ line). record: remember a first deferral (not for --check). */
+/* All of the above for one message (head and size as in struct msg). record: remember a first deferral (not for --check). */
 void age_of(const struct config *cfg, const struct envelope *env,
     const char *head, const struct hdr_block *hb, uint64_t size, int record,
     int64_t now, struct age *a);

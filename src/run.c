@@ -225,7 +225,7 @@ run(const struct run_opts *o, struct run_result *res)
 	scan_message(o, &m, idem, &u, &sr);
 	/* --check looks the age up but does not start the clock */
 	if (decide_needs_age(cfg, &sr))
-		age_of(cfg, &o->env, m.head, &hb, m.size - m.from_len, !o->check,
+		age_of(cfg, &o->env, m.head, &hb, m.size, !o->check,
 		    (int64_t)time(NULL), &age);
 	decide(cfg, &sr, age.seconds, &d);
 	hdr_edit_set_strip(&ed, cfg->strip_headers);

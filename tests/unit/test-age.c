@@ -85,15 +85,18 @@ test_received(void)
 
 static void
 digest(unsigned char id[AGE_ID_LEN], const char *qid, const char *sender,
-    const char **rcpt, size_t n, const char *block, uint64_t size)
+    const char **rcpt, size_t n, const char *text)
 {
 	struct envelope env = { 0 };
+	struct hdr_block hb;
 
 	env.queue_id = qid;
 	env.sender = sender;
 	env.rcpt = rcpt;
 	env.nrcpt = n;
-	delivery_digest(id, &env, block, strlen(block), size);
+	hdr_block_parse(text, strlen(text), 0, 1, &hb);
+	delivery_digest(id, &env, text, &hb, strlen(text));
+	hdr_block_free(&hb);
 }
 
 static void
@@ -103,25 +106,30 @@ test_digest(void)
 	const char *ba[] = { "b@example.net", "a@example.net" };
 	const char *a[] = { "a@example.net" };
 	unsigned char x[AGE_ID_LEN], y[AGE_ID_LEN];
+	static const char msg[] = "Subject: a\nMessage-ID: <1@x>\n\nbody\n";
 
-	digest(x, "Q1", "s@x", ab, 2, "Subject: a\n", 100);
-	digest(y, "Q1", "s@x", ba, 2, "Subject: a\n", 100);
+	digest(x, "Q1", "s@x", ab, 2, msg);
+	digest(y, "Q1", "s@x", ba, 2, msg);
 	ok(memcmp(x, y, AGE_ID_LEN) == 0, "the recipients' order does not matter");
-	digest(y, "Q1", "s@x", a, 1, "Subject: a\n", 100);
+	digest(y, "Q1", "s@x", a, 1, msg);
 	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another recipient list: another identity");
-	digest(y, "Q2", "s@x", ab, 2, "Subject: a\n", 100);
+	digest(y, "Q2", "s@x", ab, 2, msg);
 	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another queue id: another identity");
-	digest(y, "Q1", "t@x", ab, 2, "Subject: a\n", 100);
+	digest(y, "Q1", "t@x", ab, 2, msg);
 	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another sender: another identity");
-	digest(y, "Q1", "s@x", ab, 2, "Subject: b\n", 100);
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another header block: another identity");
-	digest(y, "Q1", "s@x", ab, 2, "Subject: a\n", 101);
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another size: another identity");
-	digest(x, "Q1", "s", NULL, 0, "", 1);
-	digest(y, "Q", "1s", NULL, 0, "", 1);
+	digest(y, "Q1", "s@x", ab, 2, "Subject: b\nMessage-ID: <1@x>\n\nbody\n");
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another header field: another identity");
+	digest(y, "Q1", "s@x", ab, 2, "Subject: a\nMessage-ID: <1@x>\n\nbody!\n");
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another body size: another identity");
+	digest(y, "Q1", "s@x", ab, 2, "Received: from 127.0.0.1 by h with IMAP "
+	    "(fetchmail-6.4); Tue, 01 Dec 2026 21:00:01 +0000\n"
+	    "Subject: a\nMessage-ID: <1@x>\n\nbody\n");
+	ok(memcmp(x, y, AGE_ID_LEN) == 0, "a fetcher's Received on top: the same delivery");
+	digest(x, "Q1", "s", NULL, 0, msg);
+	digest(y, "Q", "1s", NULL, 0, msg);
 	ok(memcmp(x, y, AGE_ID_LEN) != 0, "fields do not run into each other");
-	digest(x, NULL, NULL, NULL, 0, "", 0);
-	digest(y, "", "", NULL, 0, "", 0);
+	digest(x, NULL, NULL, NULL, 0, msg);
+	digest(y, "", "", NULL, 0, msg);
 	ok(memcmp(x, y, AGE_ID_LEN) == 0, "no queue id, no sender: as empty");
 }
 
