@@ -16,8 +16,12 @@ spot_conf_init
 mkdir -p "$T/state" "$T/state-fm" "$T/state-direct"
 chown "$MTA_USER" "$T/state"
 chmod 700 "$T/state"
+# the README's lines, with 20 s for 4 h
+grep -v '^on_timeout' "$SPOT_CONF" >"$SPOT_CONF.tmp"
+recipe spot-deliver.conf.outage >>"$SPOT_CONF.tmp"
+mv "$SPOT_CONF.tmp" "$SPOT_CONF"
+chmod 644 "$SPOT_CONF"
 spot_conf_set defer_max_age 20s
-spot_conf_set unscanned_lda_args "-m Quarantine"
 spot_conf_set state_dir "$T/state"
 dc_init
 BOB=$(dc_adduser bob@example.net unused)/Maildir
@@ -35,7 +39,7 @@ recipe master.cf.spot >>"$PF/etc/master.cf"
 printf 'bob@example.net ok\n' >"$PF/etc/vmailbox"
 : >"$PF/etc/transport"
 pf_start
-plan 76
+plan 78
 
 M=$ROOT/tests/fixtures/mta
 AGE=20
@@ -86,6 +90,9 @@ put() { # put FIXTURE ID: a copy of the fixture on alice's IMAP server, unread
 }
 on_server() { maildir_grep "<$1@sender\.example>" "$SERVER"; }
 seen_on_server() { ls "$SERVER/cur" | grep -c ':2,[A-Z]*S' || true; }
+
+check "README holds the defer_max_age lines" readme_has spot-deliver.conf.outage
+check_grep "the test runs them: unscanned_lda_args" '^unscanned_lda_args = -m Quarantine$' "$SPOT_CONF"
 
 # ---- Rspamd down: a Postfix message and a fetchmail message, both young, then old
 spot_conf_set rspamd_url "$(closed_url)"
