@@ -15,7 +15,7 @@
 /* Longer than the largest defer_max_age, so a bound is never forgotten
  * before it is reached. */
 #define STORE_KEEP ((int64_t)CONFIG_MAX_DURATION + 86400)
-#define STORE_MAX_ENTRIES 4096
+#define STORE_MAX_ENTRIES 1024
 #define RECEIVED_MAX 4096
 
 static void

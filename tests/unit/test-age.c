@@ -192,7 +192,7 @@ test_store(void)
 	{
 		FILE *fp = fopen(path, "w");
 
-		for (i = 0; fp != NULL && i < 5000; i++)
+		for (i = 0; fp != NULL && i < 1500; i++)
 			fprintf(fp, "%lld %064zx\n", NOW - 1000 + (long long)(i % 900), i);
 		if (fp == NULL || fclose(fp) != 0) {
 			printf("Bail out! cannot write %s\n", path);
@@ -200,7 +200,7 @@ test_store(void)
 		}
 	}
 	is_int(age_first_deferral(&cfg, id, NOW, 1), NOW, "a full store: ours is added");
-	ok(state_read(dir, "deferrals", &s) == 0 && s.n <= 4096, "and it stays bounded");
+	ok(state_read(dir, "deferrals", &s) == 0 && s.n <= 1024, "and it stays bounded");
 	kvs_free(&s);
 
 	free(cfg.state_dir);
