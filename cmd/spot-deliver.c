@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "config.h"
 #include "envelope.h"
 #include "log.h"
@@ -41,6 +42,7 @@ enum {
 	OPT_CONNECT_TIMEOUT, OPT_ON_TIMEOUT, OPT_API_URL, OPT_API_KEY_FILE,
 	OPT_API_KEY, OPT_ANALYSIS_TIMEOUT, OPT_HANDOFF, OPT_PHISHING_ACTION,
 	OPT_LOG, OPT_CHECK, OPT_CHECK_CONFIG, OPT_STATS, OPT_SELFTEST,
+	OPT_ARRIVAL_TIME,
 };
 
 static const struct option long_options[] = {
@@ -53,6 +55,7 @@ static const struct option long_options[] = {
 	{ "client-hostname", required_argument, NULL, OPT_CLIENT_HOSTNAME },
 	{ "queue-id", required_argument, NULL, OPT_QUEUE_ID },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "arrival-time", required_argument, NULL, OPT_ARRIVAL_TIME },
 	{ "rspamd-url", required_argument, NULL, OPT_RSPAMD_URL },
 	{ "no-rspamd", no_argument, NULL, OPT_NO_RSPAMD },
 	{ "mode", required_argument, NULL, OPT_MODE },
@@ -128,6 +131,8 @@ usage(FILE *fp)
 	    "  -r, --recipient ADDR       envelope recipient (repeatable)\n"
 	    "      --client-address IP, --helo NAME, --client-hostname NAME,\n"
 	    "      --queue-id ID, --user NAME\n"
+	    "      --arrival-time T       when the MTA received it (epoch seconds\n"
+	    "                             or an RFC 5322 date), for defer_max_age\n"
 	    "      --rspamd-url URL       default http://127.0.0.1:11333, or unix:/path\n"
 	    "      --no-rspamd            do not ask Rspamd\n"
 	    "      --mode MODE            blocking (default) or tag-only\n"
@@ -204,6 +209,14 @@ add_recipient(struct cli *c, const char *addr)
 	c->env.rcpt[c->env.nrcpt++] = addr;
 }
 
+static void
+arrival_time(struct cli *c, const char *arg)
+{
+	if (age_parse_time(arg, &c->env.arrival_time) != 0 && c->error[0] == '\0')
+		snprintf(c->error, sizeof(c->error), "--arrival-time %s: neither "
+		    "seconds since the epoch nor an RFC 5322 date", arg);
+}
+
 /* Returns -1 to exit 0 at once (--help, --version); errors go to c->error,
  * so that --check-config anywhere on the line still decides the exit code. */
 static int
@@ -227,6 +240,7 @@ parse_args(struct cli *c, int argc, char **argv)
 		case OPT_CLIENT_HOSTNAME: c->env.client_hostname = optarg; break;
 		case OPT_QUEUE_ID: c->env.queue_id = optarg; break;
 		case OPT_USER: c->env.user = optarg; break;
+		case OPT_ARRIVAL_TIME: arrival_time(c, optarg); break;
 		case OPT_CHECK: c->check = 1; break;
 		case OPT_CHECK_CONFIG: c->check_config = 1; break;
 		case OPT_STATS: c->stats = 1; break;

@@ -16,7 +16,9 @@
 #include "upstream.h"
 #include "util.h"
 
-enum key_type { T_BOOL, T_MS, T_COUNT, T_SIZE, T_STRING, T_SECRET, T_DOUBLE, T_ENUM };
+enum key_type {
+	T_BOOL, T_MS, T_COUNT, T_SIZE, T_DURATION, T_STRING, T_SECRET, T_DOUBLE, T_ENUM
+};
 
 struct key {
 	const char *name;
@@ -42,6 +44,7 @@ static const struct key keys[] = {
 	K(connect_timeout_ms, T_MS, "1000"),
 	E(mode, "blocking", mode_names),
 	E(on_timeout, "allow", on_timeout_names),
+	K(defer_max_age, T_DURATION, "0"),
 	K(api_url, T_STRING, ""),
 	K(api_key_file, T_STRING, ""),
 	K(analysis_timeout_ms, T_MS, "10000"),
@@ -53,6 +56,7 @@ static const struct key keys[] = {
 	K(handoff, T_BOOL, "no"),
 	K(spam_lda_args, T_STRING, ""),
 	K(phishing_lda_args, T_STRING, ""),
+	K(unscanned_lda_args, T_STRING, ""),
 	K(scan_max_size, T_SIZE, "20M"),
 	K(max_size, T_SIZE, "512M"),
 	K(spool_threshold, T_SIZE, "1M"),
@@ -119,6 +123,36 @@ parse_uint(const char *v, uint64_t max, uint64_t *out, int suffixes)
 		case 'K': mult = 1024; break;
 		case 'M': mult = 1024 * 1024; break;
 		case 'G': mult = 1024 * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+	}
+	if (*end != '\0' || n > max / mult)
+		return -1;
+	*out = n * mult;
+	return 0;
+}
+
+/* Seconds, or a number with s, m, h or d. */
+static int
+parse_duration(const char *v, uint64_t max, uint64_t *out)
+{
+	unsigned long long n;
+	uint64_t mult = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*v))
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
 		default: return -1;
 		}
 		end++;
@@ -202,6 +236,14 @@ config_set(struct config *cfg, const char *name, const char *value, char *err,
 		}
 		snprintf(err, errlen, "%s: \"%s\" is not a size (bytes, or with "
 		    "K, M or G)", name, value);
+		return -1;
+	case T_DURATION:
+		if (parse_duration(value, CONFIG_MAX_DURATION, &u) == 0) {
+			*(unsigned *)field = (unsigned)u;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: \"%s\" is not a duration from 0 to 7d "
+		    "(seconds, or with s, m, h or d)", name, value);
 		return -1;
 	case T_DOUBLE:
 		errno = 0;
@@ -422,6 +464,31 @@ check_upstreams(const char *key, const char *list, int required, char *err,
 	return rc;
 }
 
+static void
+add_warning(char *warn, size_t warnlen, const char *text)
+{
+	size_t used = strlen(warn);
+
+	snprintf(warn + used, warnlen - used, "%s%s", used ? "; " : "", text);
+}
+
+/* Postfix bounces what waited maximal_queue_lifetime (5d by default):
+ * the bound must stay well below it. */
+static void
+warn_defer_max_age(const struct config *cfg, char *warn, size_t warnlen)
+{
+	if (cfg->defer_max_age == 0)
+		return;
+	if (cfg->on_timeout != ON_TIMEOUT_BLOCK || cfg->mode != MODE_BLOCKING)
+		add_warning(warn, warnlen, "defer_max_age is set but has no "
+		    "effect without mode = blocking and on_timeout = block");
+	else if (cfg->defer_max_age >= 86400)
+		add_warning(warn, warnlen, "defer_max_age is 1d or more: keep it "
+		    "well below the MTA's queue lifetime (Postfix "
+		    "maximal_queue_lifetime, 5d by default) or the mail bounces "
+		    "before it is delivered unscanned");
+}
+
 int
 config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
     size_t warnlen)
@@ -457,6 +524,7 @@ config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
 		snprintf(err, errlen, "spool_threshold must be at least 64K");
 		return -1;
 	}
+	warn_defer_max_age(cfg, warn, warnlen);
 	return 0;
 }
 
@@ -481,6 +549,9 @@ config_dump(const struct config *cfg, FILE *fp)
 			break;
 		case T_SIZE:
 			fprintf(fp, "%llu", (unsigned long long)*(const uint64_t *)field);
+			break;
+		case T_DURATION:
+			fprintf(fp, "%us", *(const unsigned *)field);
 			break;
 		case T_DOUBLE:
 			fprintf(fp, "%g", *(const double *)field);

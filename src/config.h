@@ -22,6 +22,7 @@ struct config {
 	unsigned connect_timeout_ms;
 	int mode;
 	int on_timeout;
+	unsigned defer_max_age;  /* seconds; 0: failures defer for ever */
 	char *api_url;
 	char *api_key_file;
 	unsigned analysis_timeout_ms;
@@ -33,6 +34,7 @@ struct config {
 	int handoff;
 	char *spam_lda_args;
 	char *phishing_lda_args;
+	char *unscanned_lda_args;
 	uint64_t scan_max_size;
 	uint64_t max_size;
 	uint64_t spool_threshold;
@@ -55,6 +57,9 @@ struct config {
 
 #define CONFIG_DEFAULT_FILE "/etc/spot-deliver.conf"
 #define CONFIG_ERR_SIZE 512
+/* defer_max_age's upper bound, seconds: the first-deferral memory keeps
+ * its entries longer than this. */
+#define CONFIG_MAX_DURATION (7U * 86400)
 
 void config_init(struct config *cfg);
 void config_free(struct config *cfg);

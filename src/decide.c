@@ -45,6 +45,35 @@ is_phishing(const struct config *cfg, const struct scan_result *sr)
 	    sr->spot.confidence >= cfg->phishing_min_confidence;
 }
 
+static int
+rspamd_failed(const struct config *cfg, const struct scan_result *sr)
+{
+	return sr->rspamd_state == SCAN_FAILED && cfg->on_timeout == ON_TIMEOUT_BLOCK;
+}
+
+/* Pending past the deadline, failed, or the API's own timeout. */
+static int
+api_no_verdict(const struct config *cfg, const struct scan_result *sr)
+{
+	return cfg->on_timeout == ON_TIMEOUT_BLOCK &&
+	    (sr->api_state == SCAN_PENDING || sr->api_state == SCAN_FAILED ||
+	    (sr->api_state == SCAN_DONE && sr->spot.status == SPOT_TIMEOUT));
+}
+
+/* Only a failure ages out, never a verdict. */
+static int
+aged_out(const struct config *cfg, const struct decision *d)
+{
+	return cfg->defer_max_age > 0 && d->age >= (int64_t)cfg->defer_max_age;
+}
+
+int
+decide_needs_age(const struct config *cfg, const struct scan_result *sr)
+{
+	return cfg->defer_max_age > 0 && cfg->mode != MODE_TAG_ONLY &&
+	    (rspamd_failed(cfg, sr) || api_no_verdict(cfg, sr));
+}
+
 static void
 decide_rspamd(const struct config *cfg, const struct scan_result *sr,
     struct decision *d)
@@ -52,7 +81,9 @@ decide_rspamd(const struct config *cfg, const struct scan_result *sr,
 	const struct rspamd_reply *r = &sr->rspamd;
 	const char *msg;
 
-	if (sr->rspamd_state == SCAN_FAILED && cfg->on_timeout == ON_TIMEOUT_BLOCK)
+	if (rspamd_failed(cfg, sr) && aged_out(cfg, d))
+		d->unscanned |= UNSCANNED_RSPAMD;
+	else if (rspamd_failed(cfg, sr))
 		propose(d, OUTCOME_DEFER, "4.7.0", "Spam scanner unavailable: %s",
 		    sr->rspamd_error);
 	if (sr->rspamd_state != SCAN_DONE)
@@ -74,7 +105,6 @@ decide_api(const struct config *cfg, const struct scan_result *sr,
     struct decision *d)
 {
 	const char *job = sr->spot.job_id[0] ? sr->spot.job_id : "none";
-	int timed_out;
 
 	if (sr->api_state == SCAN_AUTH) {
 		propose(d, OUTCOME_DEFER, "4.7.0",
@@ -82,9 +112,9 @@ decide_api(const struct config *cfg, const struct scan_result *sr,
 		    "check api_key_file", sr->api_error);
 		return;
 	}
-	timed_out = sr->api_state == SCAN_PENDING || sr->api_state == SCAN_FAILED ||
-	    (sr->api_state == SCAN_DONE && sr->spot.status == SPOT_TIMEOUT);
-	if (timed_out && cfg->on_timeout == ON_TIMEOUT_BLOCK)
+	if (api_no_verdict(cfg, sr) && aged_out(cfg, d))
+		d->unscanned |= UNSCANNED_API;
+	else if (api_no_verdict(cfg, sr))
 		propose(d, OUTCOME_DEFER, "4.7.1",
 		    "Phishing analysis did not finish: %s",
 		    sr->api_error[0] ? sr->api_error : "timeout");
@@ -99,11 +129,12 @@ decide_api(const struct config *cfg, const struct scan_result *sr,
 }
 
 void
-decide(const struct config *cfg, const struct scan_result *sr,
+decide(const struct config *cfg, const struct scan_result *sr, int64_t age,
     struct decision *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->outcome = OUTCOME_DELIVER;
+	d->age = age;
 	d->spam = sr->rspamd_state == SCAN_DONE && rspamd_is_spam(&sr->rspamd);
 	d->phishing = is_phishing(cfg, sr);
 	/* tag-only never holds mail back: it only adds headers */
@@ -111,6 +142,9 @@ decide(const struct config *cfg, const struct scan_result *sr,
 		return;
 	decide_rspamd(cfg, sr, d);
 	decide_api(cfg, sr, d);
+	/* a verdict still holds it back: nothing is delivered unscanned */
+	if (d->outcome != OUTCOME_DELIVER)
+		d->unscanned = 0;
 }
 
 const char *
@@ -129,13 +163,27 @@ api_status_header(const struct config *cfg, const struct scan_result *sr)
 }
 
 static void
+add_unscanned(struct hdr_edit *ed, const char *name, const char *scanner,
+    const struct decision *d)
+{
+	char age[32], text[96];
+
+	format_duration(age, sizeof(age), d->age);
+	snprintf(text, sizeof(text), "not scanned: %s unavailable for %s", scanner,
+	    age);
+	hdr_edit_add(ed, name, text);
+}
+
+static void
 add_api_headers(const struct config *cfg, const struct scan_result *sr,
-    struct hdr_edit *ed)
+    const struct decision *d, struct hdr_edit *ed)
 {
 	char conf[16];
 
 	hdr_edit_add(ed, "X-SPOT-Job-Id", sr->spot.job_id[0] ? sr->spot.job_id : "none");
 	hdr_edit_add(ed, "X-SPOT-Status", api_status_header(cfg, sr));
+	if (d->unscanned & UNSCANNED_API)
+		add_unscanned(ed, "X-SPOT-Error", "API", d);
 	if (sr->api_state != SCAN_DONE || sr->spot.status != SPOT_ANALYZED)
 		return;
 	hdr_edit_add(ed, "X-SPOT-Is-Phishing", sr->spot.is_phishing ? "yes" : "no");
@@ -170,6 +218,10 @@ add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
 		return;
 	}
 	hdr_edit_add(ed, "X-Spam-Scanner", "rspamd");
+	if (sr->rspamd_state == SCAN_FAILED && (d->unscanned & UNSCANNED_RSPAMD)) {
+		add_unscanned(ed, "X-Spam-Error", "Rspamd", d);
+		return;
+	}
 	if (sr->rspamd_state == SCAN_FAILED) {
 		hdr_edit_add(ed, "X-Spam-Error", sr->rspamd_error);
 		return;
@@ -207,7 +259,7 @@ decide_headers(const struct config *cfg, const struct scan_result *sr,
     const struct decision *d, struct hdr_edit *ed)
 {
 	if (sr->api_state != SCAN_OFF)
-		add_api_headers(cfg, sr, ed);
+		add_api_headers(cfg, sr, d, ed);
 	if (sr->rspamd_state != SCAN_OFF)
 		add_rspamd_headers(sr, d, ed);
 }

@@ -3,6 +3,7 @@
 #define SPOT_ENVELOPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct envelope {
 	const char *sender;
@@ -13,6 +14,7 @@ struct envelope {
 	const char *client_hostname;
 	const char *queue_id;
 	const char *user;
+	int64_t arrival_time;  /* --arrival-time, epoch seconds; 0: not given */
 };
 
 #endif

@@ -24,11 +24,32 @@ scan_state_name(enum scan_state s)
 	return state_names[s];
 }
 
+/* A delivery that defer_max_age let through is the administrator's
+ * business: one warning line, with what was not scanned and why. */
+static void
+log_unscanned(const struct report *r, const char *qid)
+{
+	const struct scan_result *sr = r->sr;
+	char age[32], limit[32];
+
+	format_duration(age, sizeof(age), r->d->age);
+	format_duration(limit, sizeof(limit), r->cfg->defer_max_age);
+	log_warn("queue_id=%s delivered not scanned by %s%s%s after %s "
+	    "(defer_max_age = %s): %.60s%s%.60s", qid,
+	    r->d->unscanned & UNSCANNED_RSPAMD ? "Rspamd" : "",
+	    r->d->unscanned == (UNSCANNED_RSPAMD | UNSCANNED_API) ? " and " : "",
+	    r->d->unscanned & UNSCANNED_API ? "the API" : "", age, limit,
+	    r->d->unscanned & UNSCANNED_RSPAMD ? sr->rspamd_error : "",
+	    r->d->unscanned == (UNSCANNED_RSPAMD | UNSCANNED_API) ? "; " : "",
+	    r->d->unscanned & UNSCANNED_API ?
+	    (sr->api_error[0] ? sr->api_error : "timeout") : "");
+}
+
 void
 report_log(const struct report *r)
 {
 	const struct scan_result *sr = r->sr;
-	char qid[64], from[256], rspamd[96], api[192], reason[600];
+	char qid[64], from[256], rspamd[96], api[192], reason[600], age[48] = "";
 
 	sanitize_value(qid, sizeof(qid), r->env->queue_id ? r->env->queue_id : "-",
 	    sizeof(qid) - 1);
@@ -55,11 +76,17 @@ report_log(const struct report *r)
 	reason[0] = '\0';
 	if (r->d->outcome != OUTCOME_DELIVER)
 		snprintf(reason, sizeof(reason), " (%s %s)", r->d->code, r->d->reason);
+	if (r->age != NULL) {
+		memcpy(age, " age=", 6);
+		format_duration(age + 5, sizeof(age) - 5, r->age->seconds);
+	}
 	log_info("queue_id=%s from=<%s> nrcpt=%zu size=%llu rspamd=%s api=%s "
-	    "decision=%s%s delivery=%s stripped=%llu delay=%lldms", qid, from,
+	    "decision=%s%s delivery=%s stripped=%llu delay=%lldms%s", qid, from,
 	    r->env->nrcpt, (unsigned long long)r->size, rspamd, api,
 	    outcome_name(r->d->outcome), reason, r->delivery,
-	    (unsigned long long)r->removed, (long long)r->elapsed_ms);
+	    (unsigned long long)r->removed, (long long)r->elapsed_ms, age);
+	if (r->d->unscanned && strcmp(r->delivery, "check") != 0)
+		log_unscanned(r, qid);
 	if (sr->api_state == SCAN_AUTH)
 		log_error("the SPOT API refused our key (%s): until api_key_file is "
 		    "fixed, every message is %s", sr->api_error,
@@ -116,6 +143,34 @@ api_json(const struct config *cfg, const struct scan_result *sr)
 	return o;
 }
 
+/* The age, and what defer_max_age will make of a deferral. */
+static cJSON *
+age_json(const struct report *r)
+{
+	cJSON *o = cJSON_CreateObject(), *u;
+	struct decision later;
+
+	cJSON_AddNumberToObject(o, "seconds", (double)r->age->seconds);
+	cJSON_AddNumberToObject(o, "defer_max_age", r->cfg->defer_max_age);
+	if (r->age->first_seen < r->age->now)
+		cJSON_AddNumberToObject(o, "first_deferral", (double)r->age->first_seen);
+	if (r->age->arrival != 0)
+		cJSON_AddNumberToObject(o, "arrival", (double)r->age->arrival);
+	u = cJSON_AddArrayToObject(o, "unscanned");
+	if (r->d->unscanned & UNSCANNED_RSPAMD)
+		cJSON_AddItemToArray(u, cJSON_CreateString("rspamd"));
+	if (r->d->unscanned & UNSCANNED_API)
+		cJSON_AddItemToArray(u, cJSON_CreateString("api"));
+	if (r->d->outcome != OUTCOME_DEFER)
+		return o;
+	decide(r->cfg, r->sr, (int64_t)r->cfg->defer_max_age, &later);
+	cJSON_AddStringToObject(o, "after_defer_max_age", outcome_name(later.outcome));
+	if (later.outcome == OUTCOME_DELIVER)
+		cJSON_AddNumberToObject(o, "unscanned_in",
+		    (double)(r->cfg->defer_max_age - r->age->seconds));
+	return o;
+}
+
 int
 report_json(const struct report *r, int exit_code, const char *status, FILE *fp)
 {
@@ -133,6 +188,8 @@ report_json(const struct report *r, int exit_code, const char *status, FILE *fp)
 	cJSON_AddNumberToObject(root, "size", (double)r->size);
 	cJSON_AddItemToObject(root, "rspamd", rspamd_json(r->sr));
 	cJSON_AddItemToObject(root, "api", api_json(r->cfg, r->sr));
+	if (r->age != NULL)
+		cJSON_AddItemToObject(root, "age", age_json(r));
 	hdrs = cJSON_AddArrayToObject(root, "add_headers");
 	for (i = 0; i < r->ed->nadd; i++) {
 		h = cJSON_CreateObject();

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "age.h"
 #include "decide.h"
 #include "envelope.h"
 
@@ -19,6 +20,7 @@ struct report {
 	uint64_t removed;
 	const char *delivery;  /* "lda /usr/lib/dovecot/dovecot-lda", "stdout", "handoff" */
 	int64_t elapsed_ms;
+	const struct age *age;  /* NULL: defer_max_age did not matter */
 };
 
 void report_log(const struct report *r);

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "decide.h"
 #include "deliver.h"
 #include "http.h"
@@ -177,6 +179,8 @@ extra_lda_args(const struct config *cfg, const struct decision *d)
 {
 	if (d->phishing && *cfg->phishing_lda_args != '\0')
 		return cfg->phishing_lda_args;
+	if (d->unscanned && *cfg->unscanned_lda_args != '\0')
+		return cfg->unscanned_lda_args;
 	if (d->spam && *cfg->spam_lda_args != '\0')
 		return cfg->spam_lda_args;
 	return NULL;
@@ -224,6 +228,7 @@ run(const struct run_opts *o, struct run_result *res)
 	struct report rep;
 	struct msg m;
 	char idem[128] = "";
+	struct age age = { 0 };
 	int64_t start = now_ms();
 
 	memset(res, 0, sizeof(*res));
@@ -240,7 +245,11 @@ run(const struct run_opts *o, struct run_result *res)
 		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, m.head,
 		    (size_t)hb.end, (unsigned long long)m.size);
 	scan_message(o, &m, idem, &u, &sr);
-	decide(cfg, &sr, &d);
+	/* --check looks the age up but does not start the clock */
+	if (decide_needs_age(cfg, &sr))
+		age_of(cfg, &o->env, m.head, &hb, m.size, !o->check,
+		    (int64_t)time(NULL), &age);
+	decide(cfg, &sr, age.seconds, &d);
 	hdr_edit_set_strip(&ed, cfg->strip_headers);
 	decide_headers(cfg, &sr, &d, &ed);
 	rewrite_plan(m.size, &hb, &ed, &rw);
@@ -249,7 +258,7 @@ run(const struct run_opts *o, struct run_result *res)
 	rep = (struct report){ cfg, &o->env, m.size, &sr, &d, &ed,
 	    cfg->handoff ? 0 : rw.removed,
 	    o->check ? "check" : cfg->handoff ? "handoff" : o->lda ? o->lda[0] : "stdout",
-	    now_ms() - start };
+	    now_ms() - start, decide_needs_age(cfg, &sr) ? &age : NULL };
 	if (d.outcome != OUTCOME_DELIVER)
 		result(res, d.outcome == OUTCOME_REJECT ? RUN_REJECTED : RUN_TEMPFAIL,
 		    "%s %s", d.code, d.reason);

@@ -16,7 +16,7 @@ static const long buckets_ms[] = { 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 
 /* Fixed places in counters.db; the file has room for more. */
 enum {
 	C_MESSAGES, C_ANALYZED, C_SPAM, C_PHISHING, C_REJECTED, C_DEFERRED,
-	C_SKIPPED, C_BUCKET, C_BUCKET_INF = C_BUCKET + NBUCKETS, C_MS_SUM,
+	C_SKIPPED, C_DEGRADED, C_BUCKET, C_BUCKET_INF = C_BUCKET + NBUCKETS, C_MS_SUM,
 	C_COUNT, C_END
 };
 #define NWORDS 64
@@ -33,6 +33,7 @@ static const struct {
 	{ "rejected_total", "Messages rejected (exit 77)." },
 	{ "deferred_total", "Messages deferred (exit 75) by the decision." },
 	{ "skipped_total", "Messages delivered without scanning." },
+	{ "degraded_total", "Messages delivered unscanned after defer_max_age." },
 };
 
 static void
@@ -51,6 +52,7 @@ add_counts(uint64_t *w, const struct scan_result *sr, const struct decision *d,
 	state_add(&w[C_REJECTED], d->outcome == OUTCOME_REJECT);
 	state_add(&w[C_DEFERRED], d->outcome == OUTCOME_DEFER);
 	state_add(&w[C_SKIPPED], skipped != 0);
+	state_add(&w[C_DEGRADED], d->unscanned != 0);
 	for (i = 0; i < NBUCKETS; i++)
 		state_add(&w[C_BUCKET + i], elapsed_ms <= buckets_ms[i]);
 	state_add(&w[C_BUCKET_INF], 1);

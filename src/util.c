@@ -164,3 +164,18 @@ strcase_prefix(const char *s, const char *prefix)
 {
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
+
+void
+format_duration(char *dst, size_t n, int64_t seconds)
+{
+	long long s = seconds > 0 ? (long long)seconds : 0;
+
+	if (s >= 86400)
+		snprintf(dst, n, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+	else if (s >= 3600)
+		snprintf(dst, n, "%lldh%lldm", s / 3600, s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(dst, n, "%lldm%llds", s / 60, s % 60);
+	else
+		snprintf(dst, n, "%llds", s);
+}

@@ -38,4 +38,8 @@ void sanitize_value(char *dst, size_t n, const char *s, size_t max);
 
 int strcase_prefix(const char *s, const char *prefix);
 
+/* "20s", "12m5s", "4h12m", "2d3h": the two largest units of a number of
+ * seconds (negative counts as 0). */
+void format_duration(char *dst, size_t n, int64_t seconds);
+
 #endif

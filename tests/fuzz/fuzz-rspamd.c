@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	sr.rspamd_state = SCAN_DONE;
 	sr.api_state = SCAN_OFF;
-	decide(&cfg, &sr, &d);
+	decide(&cfg, &sr, 0, &d);
 	FUZZ_CHECK(strpbrk(d.reason, "\r\n") == NULL, "the status line is one line");
 
 	memset(&ed, 0, sizeof(ed));

@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "confidence between 0 and 1");
 	sr.rspamd_state = SCAN_OFF;
 	sr.api_state = SCAN_DONE;
-	decide(&cfg, &sr, &d);
+	decide(&cfg, &sr, 0, &d);
 	FUZZ_CHECK(strpbrk(d.reason, "\r\n") == NULL, "the status line is one line");
 
 	memset(&ed, 0, sizeof(ed));

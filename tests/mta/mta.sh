@@ -4,8 +4,9 @@
 #
 # The recipe files beside this one (master.cf.spot, main.cf.spot, master.cf.handoff,
 # fetchmailrc, procmailrc, procmailrc.lda, main.cf.procmail, dovecot-sieve.conf,
-# junk.sieve, by-hand) are the exact text of README.md's "Integration recipes"; readme_has checks
-# that, and recipe FILE gives the text with the production paths replaced by the test's:
+# junk.sieve, by-hand, spot-deliver.conf.outage) are the exact text of README.md's
+# "Integration recipes"; readme_has checks that, and recipe FILE gives the text with the
+# production paths replaced by the test's:
 #   /usr/local/bin/spot-deliver       -> $BIN -c $SPOT_CONF   (a later -c in the recipe wins)
 #   /etc/spot-deliver-handoff.conf    -> $T/etc/spot-deliver-handoff.conf
 #   /usr/lib/dovecot/dovecot-lda      -> /usr/lib/dovecot/dovecot-lda -c $DC/dovecot.conf

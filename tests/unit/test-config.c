@@ -89,6 +89,8 @@ test_defaults(void)
 	is_int(c.handoff, 0, "default handoff = no");
 	is_str(c.spam_lda_args, "", "default spam_lda_args");
 	is_str(c.phishing_lda_args, "", "default phishing_lda_args");
+	is_str(c.unscanned_lda_args, "", "default unscanned_lda_args");
+	is_int(c.defer_max_age, 0, "default defer_max_age = 0 (unset)");
 	is_int(c.scan_max_size, 20ULL << 20, "default scan_max_size = 20M");
 	is_int(c.max_size, 512ULL << 20, "default max_size = 512M");
 	is_int(c.spool_threshold, 1ULL << 20, "default spool_threshold = 1M");
@@ -162,6 +164,53 @@ test_ms(void)
 		like(err, "connect_timeout_ms", "ms error names the key (\"%s\")", bad[i]);
 		is_int(c.connect_timeout_ms, 1000, "refused ms \"%s\" leaves the value", bad[i]);
 	}
+	config_free(&c);
+}
+
+static void
+test_duration(void)
+{
+	static const struct { const char *v; unsigned want; } good[] = {
+		{ "0", 0 }, { "20", 20 }, { "20s", 20 }, { "30m", 1800 }, { "4h", 14400 },
+		{ "2d", 172800 }, { "7d", 604800 }, { "604800", 604800 }, { "168h", 604800 },
+	};
+	static const char *const bad[] = { "", "-1", "4H", "4hours", "1h30m", "8d",
+		"604801", "s", " 4h", "4h ", "1.5h", "4w", "99999999999999999999d" };
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	config_init(&c);
+	for (i = 0; i < ARRAY_LEN(good); i++) {
+		is_int(config_set(&c, "defer_max_age", good[i].v, err, sizeof(err)), 0,
+		    "duration \"%s\" accepted", good[i].v);
+		is_int(c.defer_max_age, good[i].want, "duration \"%s\" = %u s", good[i].v,
+		    good[i].want);
+	}
+	for (i = 0; i < ARRAY_LEN(bad); i++) {
+		c.defer_max_age = 99;
+		err[0] = '\0';
+		is_int(config_set(&c, "defer_max_age", bad[i], err, sizeof(err)), -1,
+		    "duration \"%s\" refused", bad[i]);
+		like(err, "defer_max_age", "duration error names the key (\"%s\")", bad[i]);
+		is_int(c.defer_max_age, 99, "refused duration \"%s\" leaves the value", bad[i]);
+	}
+	config_free(&c);
+
+	config_init(&c);
+	config_set(&c, "defer_max_age", "4h", err, sizeof(err));
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), 0, "defer_max_age alone finishes");
+	like(warn, "no effect", "defer_max_age with on_timeout = allow: a warning");
+	config_set(&c, "on_timeout", "block", err, sizeof(err));
+	config_finish(&c, err, sizeof(err), warn, sizeof(warn));
+	is_str(warn, "", "defer_max_age = 4h with on_timeout = block: no warning");
+	config_set(&c, "defer_max_age", "1d", err, sizeof(err));
+	config_finish(&c, err, sizeof(err), warn, sizeof(warn));
+	like(warn, "maximal_queue_lifetime", "defer_max_age = 1d: warns about the queue lifetime");
+	config_set(&c, "defer_max_age", "0", err, sizeof(err));
+	config_set(&c, "on_timeout", "allow", err, sizeof(err));
+	config_finish(&c, err, sizeof(err), warn, sizeof(warn));
+	is_str(warn, "", "defer_max_age = 0: no warning");
 	config_free(&c);
 }
 
@@ -675,6 +724,7 @@ test_dump(void)
 	unlike(text, "Very-Secret-Api-Key-123", "dump: API key never printed");
 	like(text, "mode = tag-only\n", "dump: enum by name");
 	like(text, "spool_threshold = 262144\n", "dump: size in bytes");
+	like(text, "defer_max_age = 0s\n", "dump: duration in seconds, reparseable");
 	like(text, "api_url = https://spot.example.net/v1\n", "dump: string");
 	like(text, "api_tls_verify = yes\n", "dump: bool");
 	like(text, "timeout_ms = 5000\n", "dump: ms");
@@ -704,6 +754,7 @@ main(void)
 	test_defaults();
 	test_bool();
 	test_ms();
+	test_duration();
 	test_size();
 	test_double();
 	test_enums();

@@ -1,5 +1,6 @@
 /* decide.c: decide() over every combination of mode, on_timeout,
- * phishing_action, Rspamd answer and API answer, checked against an oracle
+ * phishing_action, defer_max_age and age, Rspamd answer and API answer,
+ * checked against an oracle
  * written from the rules (docs/design.md, decide.h); then decide_headers(). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,23 @@ struct expect {
 	char code[8];
 	char reason[512];
 	int spam, phishing;
+	int unscanned;
+};
+
+/* defer_max_age (0: unset) and the age decide() is given */
+struct aging {
+	unsigned max_age;
+	int64_t age;
+	const char *name;
+};
+
+static const struct aging agings[] = {
+	{ 0, 0, "defer_max_age unset, age 0" },
+	{ 0, 1000000, "defer_max_age unset, age 1000000" },
+	{ 3600, 0, "defer_max_age 1h, age 0" },
+	{ 3600, 3599, "defer_max_age 1h, age 3599" },
+	{ 3600, 3600, "defer_max_age 1h, age 3600" },
+	{ 3600, 1000000, "defer_max_age 1h, age 1000000" },
 };
 
 static void
@@ -182,9 +200,12 @@ propose(struct expect *e, enum outcome o, const char *code, const char *reason)
 }
 
 static void
-oracle(int mode, int on_timeout, int action, enum rsp r, enum api a, struct expect *e)
+oracle(int mode, int on_timeout, int action, const struct aging *ag, enum rsp r,
+    enum api a, struct expect *e)
 {
 	int block = on_timeout == ON_TIMEOUT_BLOCK;
+	/* rows 1 and 5 only: a failure that waited defer_max_age delivers */
+	int old = ag->max_age > 0 && ag->age >= (int64_t)ag->max_age;
 
 	memset(e, 0, sizeof(*e));
 	e->outcome = OUTCOME_DELIVER;
@@ -195,7 +216,9 @@ oracle(int mode, int on_timeout, int action, enum rsp r, enum api a, struct expe
 	e->phishing = a == A_PHISH_HIGH || a == A_PHISH_EDGE;
 	if (mode == MODE_TAG_ONLY)
 		return;
-	if (r == R_FAILED && block)                                   /* 1 */
+	if (r == R_FAILED && block && old)                            /* 1' */
+		e->unscanned |= UNSCANNED_RSPAMD;
+	else if (r == R_FAILED && block)                              /* 1 */
 		propose(e, OUTCOME_DEFER, "4.7.0",
 		    "Spam scanner unavailable: connection refused");
 	if (r == R_REJECT)                                            /* 2 */
@@ -207,10 +230,12 @@ oracle(int mode, int on_timeout, int action, enum rsp r, enum api a, struct expe
 	if (a == A_AUTH)                                              /* 4 */
 		propose(e, OUTCOME_DEFER, "4.7.0", "Phishing analysis refused our "
 		    "API key (HTTP 401); check api_key_file");
-	if (a == A_FAILED && block)                                   /* 5 */
+	if ((a == A_FAILED || a == A_PENDING || a == A_TIMEOUT) && block && old)
+		e->unscanned |= UNSCANNED_API;                        /* 5' */
+	else if (a == A_FAILED && block)                              /* 5 */
 		propose(e, OUTCOME_DEFER, "4.7.1",
 		    "Phishing analysis did not finish: HTTP 503");
-	if ((a == A_PENDING || a == A_TIMEOUT) && block)
+	else if ((a == A_PENDING || a == A_TIMEOUT) && block)
 		propose(e, OUTCOME_DEFER, "4.7.1",
 		    "Phishing analysis did not finish: timeout");
 	if (e->phishing && action == PHISH_REJECT)                    /* 6a */
@@ -219,6 +244,8 @@ oracle(int mode, int on_timeout, int action, enum rsp r, enum api a, struct expe
 	if (e->phishing && action == PHISH_DEFER)                     /* 6b */
 		propose(e, OUTCOME_DEFER, "4.7.1",
 		    "Message deferred as phishing (SPOT job job-5b1f0c9e)");
+	if (e->outcome != OUTCOME_DELIVER)
+		e->unscanned = 0;
 }
 
 static void
@@ -228,9 +255,10 @@ test_grid(void)
 	static const int timeouts[] = { ON_TIMEOUT_ALLOW, ON_TIMEOUT_BLOCK };
 	static const int actions[] = { PHISH_TAG, PHISH_DEFER, PHISH_REJECT };
 	static const char *const action_names[] = { "tag", "defer", "reject" };
-	size_t mi, ti, ai;
+	size_t mi, ti, ai, gi;
 	int r, a, n = 0, bad = 0;
 
+	for (gi = 0; gi < ARRAY_LEN(agings); gi++)
 	for (mi = 0; mi < ARRAY_LEN(modes); mi++)
 	for (ti = 0; ti < ARRAY_LEN(timeouts); ti++)
 	for (ai = 0; ai < ARRAY_LEN(actions); ai++)
@@ -243,28 +271,34 @@ test_grid(void)
 		int pass;
 
 		config_with(&cfg, modes[mi], timeouts[ti], actions[ai]);
+		cfg.defer_max_age = agings[gi].max_age;
 		memset(&sr, 0, sizeof(sr));
 		set_rspamd(&sr, (enum rsp)r);
 		set_api(&sr, (enum api)a);
 		memset(&d, 0x5a, sizeof(d));
-		decide(&cfg, &sr, &d);
-		oracle(modes[mi], timeouts[ti], actions[ai], (enum rsp)r, (enum api)a, &e);
+		decide(&cfg, &sr, agings[gi].age, &d);
+		oracle(modes[mi], timeouts[ti], actions[ai], &agings[gi], (enum rsp)r,
+		    (enum api)a, &e);
 		pass = d.outcome == e.outcome && d.spam == e.spam &&
-		    d.phishing == e.phishing &&
+		    d.phishing == e.phishing && d.unscanned == e.unscanned &&
+		    d.age == agings[gi].age &&
 		    strncmp(d.code, e.code, sizeof(d.code)) == 0 &&
 		    strncmp(d.reason, e.reason, sizeof(d.reason)) == 0;
 		n++;
-		if (!ok(pass, "%s, on_timeout %s, phishing_action %s, %s, %s: %s",
+		if (!ok(pass, "%s, %s, on_timeout %s, phishing_action %s, %s, %s: %s%s",
+		    agings[gi].name,
 		    modes[mi] == MODE_BLOCKING ? "blocking" : "tag-only",
 		    timeouts[ti] == ON_TIMEOUT_BLOCK ? "block" : "allow",
 		    action_names[ai], rsp_names[r], api_names[a],
-		    outcome_name(e.outcome))) {
+		    outcome_name(e.outcome), e.unscanned ? " unscanned" : "")) {
 			bad++;
-			diag("got %s code \"%.8s\" reason \"%.200s\" spam %d phishing %d",
+			diag("got %s code \"%.8s\" reason \"%.200s\" spam %d phishing %d "
+			    "unscanned %d",
 			    d.outcome <= OUTCOME_REJECT ? outcome_name(d.outcome) : "?",
-			    d.code, d.reason, d.spam, d.phishing);
-			diag("expected %s code \"%s\" reason \"%s\" spam %d phishing %d",
-			    outcome_name(e.outcome), e.code, e.reason, e.spam, e.phishing);
+			    d.code, d.reason, d.spam, d.phishing, d.unscanned);
+			diag("expected %s code \"%s\" reason \"%s\" spam %d phishing %d "
+			    "unscanned %d", outcome_name(e.outcome), e.code, e.reason,
+			    e.spam, e.phishing, e.unscanned);
 		}
 		scan_result_free(&sr);
 		config_free(&cfg);
@@ -274,15 +308,98 @@ test_grid(void)
 
 /* One decide() call for the specific checks. */
 static void
-decide_one(struct config *cfg, enum rsp r, enum api a, struct decision *d)
+decide_aged(struct config *cfg, enum rsp r, enum api a, int64_t age,
+    struct decision *d)
 {
 	struct scan_result sr;
 
 	memset(&sr, 0, sizeof(sr));
 	set_rspamd(&sr, r);
 	set_api(&sr, a);
-	decide(cfg, &sr, d);
+	decide(cfg, &sr, age, d);
 	scan_result_free(&sr);
+}
+
+static void
+decide_one(struct config *cfg, enum rsp r, enum api a, struct decision *d)
+{
+	decide_aged(cfg, r, a, 0, d);
+}
+
+static int
+needs_age(struct config *cfg, enum rsp r, enum api a)
+{
+	struct scan_result sr;
+	int rc;
+
+	memset(&sr, 0, sizeof(sr));
+	set_rspamd(&sr, r);
+	set_api(&sr, a);
+	rc = decide_needs_age(cfg, &sr);
+	scan_result_free(&sr);
+	return rc;
+}
+
+/* The rows of docs/how-it-decides.md that defer_max_age changes. */
+static void
+test_aging(void)
+{
+	struct config cfg;
+	struct decision d;
+
+	config_with(&cfg, MODE_BLOCKING, ON_TIMEOUT_BLOCK, PHISH_DEFER);
+	cfg.defer_max_age = 4 * 3600;
+	decide_aged(&cfg, R_FAILED, A_CLEAN, 4 * 3600 - 1, &d);
+	is_int(d.outcome, OUTCOME_DEFER, "rspamd failed, 1 s short of defer_max_age: defer");
+	is_str(d.reason, "Spam scanner unavailable: connection refused",
+	    "young: the reason of today");
+	decide_aged(&cfg, R_FAILED, A_CLEAN, 4 * 3600 + 720, &d);
+	is_int(d.outcome, OUTCOME_DELIVER, "rspamd failed, aged out: deliver");
+	is_int(d.unscanned, UNSCANNED_RSPAMD, "rspamd failed, aged out: unscanned by Rspamd");
+	is_str(d.code, "", "aged out: no status code");
+	decide_aged(&cfg, R_FAILED, A_PHISH_HIGH, 1000000, &d);
+	is_int(d.outcome, OUTCOME_DEFER, "rspamd failed aged out + phish/defer: still deferred");
+	like(d.reason, "deferred as phishing", "rspamd failed aged out + phish/defer: phishing reason");
+	is_int(d.unscanned, 0, "deferred: nothing unscanned delivered");
+	decide_aged(&cfg, R_NO_ACTION, A_AUTH, 1000000, &d);
+	is_int(d.outcome, OUTCOME_DEFER, "API 401 never ages out");
+	is_str(d.code, "4.7.0", "API 401 aged: 4.7.0");
+	decide_aged(&cfg, R_FAILED, A_AUTH, 1000000, &d);
+	is_int(d.outcome, OUTCOME_DEFER, "rspamd failed aged + API 401: the 401 still defers");
+	decide_aged(&cfg, R_REJECT, A_FAILED, 1000000, &d);
+	is_int(d.outcome, OUTCOME_REJECT, "a reject Rspamd returned never ages");
+	decide_aged(&cfg, R_SOFT_REJECT, A_FAILED, 1000000, &d);
+	is_int(d.outcome, OUTCOME_DEFER, "a soft reject Rspamd returned never ages");
+	is_str(d.reason, "Ratelimit reached", "soft reject aged: Rspamd's text");
+	decide_aged(&cfg, R_NO_ACTION, A_PENDING, 4 * 3600, &d);
+	is_int(d.outcome, OUTCOME_DELIVER, "API pending at exactly defer_max_age: deliver");
+	is_int(d.unscanned, UNSCANNED_API, "API pending aged: unscanned by the API");
+	decide_aged(&cfg, R_FAILED, A_FAILED, 4 * 3600, &d);
+	is_int(d.unscanned, UNSCANNED_RSPAMD | UNSCANNED_API, "both failed, aged: both unscanned");
+	ok(needs_age(&cfg, R_FAILED, A_CLEAN), "needs the age: rspamd failed + block");
+	ok(needs_age(&cfg, R_NO_ACTION, A_TIMEOUT), "needs the age: API timeout + block");
+	ok(!needs_age(&cfg, R_NO_ACTION, A_CLEAN), "no age needed: both answered");
+	ok(!needs_age(&cfg, R_NO_ACTION, A_AUTH), "no age needed: API 401 does not age");
+	ok(!needs_age(&cfg, R_SOFT_REJECT, A_OFF), "no age needed: a soft reject does not age");
+	config_free(&cfg);
+
+	config_with(&cfg, MODE_BLOCKING, ON_TIMEOUT_BLOCK, PHISH_TAG);
+	cfg.defer_max_age = 20;
+	decide_aged(&cfg, R_FAILED, A_PHISH_HIGH, 25, &d);
+	is_int(d.outcome, OUTCOME_DELIVER, "rspamd failed aged + phish/tag: deliver");
+	ok(d.phishing && d.unscanned == UNSCANNED_RSPAMD, "with the phishing and the unscanned marks");
+	ok(needs_age(&cfg, R_FAILED, A_CLEAN), "needs the age with defer_max_age = 20s");
+	cfg.defer_max_age = 0;
+	ok(!needs_age(&cfg, R_FAILED, A_CLEAN), "no age needed: defer_max_age unset");
+	decide_aged(&cfg, R_FAILED, A_CLEAN, 1000000, &d);
+	is_int(d.outcome, OUTCOME_DEFER, "defer_max_age unset: a failure defers at any age");
+	cfg.defer_max_age = 20;
+	cfg.on_timeout = ON_TIMEOUT_ALLOW;
+	ok(!needs_age(&cfg, R_FAILED, A_FAILED), "no age needed: on_timeout = allow");
+	cfg.on_timeout = ON_TIMEOUT_BLOCK;
+	cfg.mode = MODE_TAG_ONLY;
+	ok(!needs_age(&cfg, R_FAILED, A_FAILED), "no age needed: tag-only");
+	config_free(&cfg);
 }
 
 static void
@@ -358,8 +475,8 @@ test_reasons(void)
 
 /* The headers decide_headers adds, as "Name: value\n" lines. */
 static void
-headers_of(struct config *cfg, enum rsp r, enum api a, struct buf *out,
-    struct hdr_edit *ed, void (*tweak)(struct scan_result *))
+headers_aged(struct config *cfg, enum rsp r, enum api a, int64_t age,
+    struct buf *out, struct hdr_edit *ed, void (*tweak)(struct scan_result *))
 {
 	struct scan_result sr;
 	struct decision d;
@@ -371,13 +488,20 @@ headers_of(struct config *cfg, enum rsp r, enum api a, struct buf *out,
 	set_api(&sr, a);
 	if (tweak != NULL)
 		tweak(&sr);
-	decide(cfg, &sr, &d);
+	decide(cfg, &sr, age, &d);
 	decide_headers(cfg, &sr, &d, ed);
 	out->len = 0;
 	buf_append(out, "", 0);
 	for (i = 0; i < ed->nadd; i++)
 		buf_printf(out, "%s: %s\n", ed->add[i].name, ed->add[i].value);
 	scan_result_free(&sr);
+}
+
+static void
+headers_of(struct config *cfg, enum rsp r, enum api a, struct buf *out,
+    struct hdr_edit *ed, void (*tweak)(struct scan_result *))
+{
+	headers_aged(cfg, r, a, 0, out, ed, tweak);
 }
 
 static void
@@ -569,7 +693,47 @@ test_headers(void)
 	hdr_edit_free(&ed);
 
 	config_free(&cfg);
+
+	config_with(&cfg, MODE_BLOCKING, ON_TIMEOUT_BLOCK, PHISH_TAG);
+	cfg.defer_max_age = 4 * 3600;
+	headers_aged(&cfg, R_FAILED, A_CLEAN, 4 * 3600 + 12 * 60 + 7, &h, &ed, NULL);
+	like(buf_cstr(&h), "X-Spam-Scanner: rspamd\nX-Spam-Error: not scanned: Rspamd "
+	    "unavailable for 4h12m\n", "rspamd aged out: X-Spam-Error says not scanned and how long");
+	unlike(buf_cstr(&h), "X-SPOT-Error", "rspamd aged out, API answered: no X-SPOT-Error");
+	like(buf_cstr(&h), "X-SPOT-Status: analyzed\n", "the API's verdict is there");
+	hdr_edit_free(&ed);
+	headers_aged(&cfg, R_FAILED, A_CLEAN, 4 * 3600 - 1, &h, &ed, NULL);
+	like(buf_cstr(&h), "X-Spam-Error: connection refused\n", "rspamd failed, young: the error of today");
+	hdr_edit_free(&ed);
+	headers_aged(&cfg, R_NO_ACTION, A_FAILED, 2 * 86400 + 3 * 3600, &h, &ed, NULL);
+	like(buf_cstr(&h), "X-SPOT-Job-Id: none\nX-SPOT-Status: timeout\nX-SPOT-Error: not "
+	    "scanned: API unavailable for 2d3h\n", "API aged out: status timeout and X-SPOT-Error");
+	like(buf_cstr(&h), "X-Spam-Action: no action\n", "API aged out: Rspamd's headers are there");
+	hdr_edit_free(&ed);
+	headers_aged(&cfg, R_FAILED, A_PHISH_HIGH, 4 * 3600, &h, &ed, NULL);
+	like(buf_cstr(&h), "X-SPOT-Is-Phishing: yes\n", "rspamd aged + phish/tag: the phishing mark");
+	like(buf_cstr(&h), "X-Spam-Error: not scanned: Rspamd unavailable for 4h0m\n",
+	    "rspamd aged + phish/tag: and the unscanned mark");
+	hdr_edit_free(&ed);
+	config_free(&cfg);
 	buf_free(&h);
+}
+
+static void
+test_duration(void)
+{
+	static const struct { int64_t s; const char *text; } v[] = {
+		{ -5, "0s" }, { 0, "0s" }, { 20, "20s" }, { 59, "59s" }, { 60, "1m0s" },
+		{ 725, "12m5s" }, { 3600, "1h0m" }, { 15120, "4h12m" },
+		{ 86399, "23h59m" }, { 86400, "1d0h" }, { 183600, "2d3h" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(v); i++) {
+		format_duration(buf, sizeof(buf), v[i].s);
+		is_str(buf, v[i].text, "format_duration(%lld)", (long long)v[i].s);
+	}
 }
 
 int
@@ -577,6 +741,8 @@ main(void)
 {
 	test_grid();
 	test_reasons();
+	test_aging();
 	test_headers();
+	test_duration();
 	return done_testing();
 }

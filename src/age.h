@@ -1,0 +1,52 @@
+/* How long a delivery has waited: the bound of defer_max_age. The age is
+ * the time since the delivery was first deferred, remembered in state_dir
+ * under the delivery's identity, or since the MTA received the message when
+ * it says so (--arrival-time, or Postfix's own Received: field), whichever
+ * is earlier. Anything unknown, unusable or implausible counts as "now":
+ * age 0 defers as if there were no bound, it never delivers early. */
+#ifndef SPOT_AGE_H
+#define SPOT_AGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "envelope.h"
+#include "rewrite.h"
+
+#define AGE_ID_LEN 32
+/* An arrival time further back than this is not believed. */
+#define AGE_MAX_PAST (30 * 86400)
+
+struct age {
+	int64_t seconds;       /* what decide() gets */
+	int64_t now;
+	int64_t first_seen;    /* first deferral, epoch seconds (now if unknown) */
+	int64_t arrival;       /* epoch seconds, 0 if unknown or not believed */
+};
+
+/* The delivery's identity: queue id, sender, sorted recipients, the header
+ * fields but Received (Message-ID, Date...) and the body's size. A fetcher
+ * (fetchmail) puts a Received field with the time of each poll on top: it
+ * must not make every retry a new delivery. */
+void delivery_digest(unsigned char id[AGE_ID_LEN], const struct envelope *env,
+    const char *head, const struct hdr_block *hb, uint64_t msg_size);
+/* When id was first deferred (epoch seconds); now when it was not known, or
+ * the store is unusable. With record, an unknown id is remembered as now. */
+int64_t age_first_deferral(const struct config *cfg,
+    const unsigned char id[AGE_ID_LEN], int64_t now, int record);
+
+/* Epoch seconds, or an RFC 5322 date: 0, or -1. */
+int age_parse_time(const char *s, int64_t *out);
+/* The date of the topmost Received: field when it is the one Postfix added
+ * at queue entry with this queue id: "(Postfix" and "id QUEUE_ID", the date
+ * after the last ';'. 0 when there is none. */
+int64_t age_received_time(const char *head, const struct hdr_block *hb,
+    const char *queue_id);
+
+/* All of the above for one message (head and size as in struct msg). record: remember a first deferral (not for --check). */
+void age_of(const struct config *cfg, const struct envelope *env,
+    const char *head, const struct hdr_block *hb, uint64_t size, int record,
+    int64_t now, struct age *a);
+
+#endif

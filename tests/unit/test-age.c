@@ -1,0 +1,275 @@
+/* age.c: the arrival time from --arrival-time and Postfix's Received:
+ * field (only the topmost, only with our queue id), the delivery identity,
+ * and the first-deferral memory in state_dir (missing, corrupt, expired). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "age.h"
+#include "state.h"
+#include "tap.h"
+
+#define NOW 1796158800LL  /* Tue, 1 Dec 2026 21:00:00 +0000 */
+
+static const char postfix_received[] =
+    "Return-Path: <alice@sender.example>\n"
+    "Delivered-To: bob@example.net\n"
+    "Received: from client.sender.example (localhost [127.0.0.1])\n"
+    "\tby mx.test.example (Postfix) with ESMTP id 4Q1xYz2AbCd\n"
+    "\tfor <bob@example.net>; Tue,  1 Dec 2026 16:48:00 +0000 (UTC)\n"
+    "Received: by evil.example (Postfix) id 4Q1xYz2AbCd; Mon, 1 Jan 2001 00:00:00 +0000\n"
+    "Subject: hi\n"
+    "\n"
+    "body\n";
+
+static int64_t
+received(const char *text, const char *qid)
+{
+	struct hdr_block hb;
+	int64_t t;
+
+	hdr_block_parse(text, strlen(text), 0, 1, &hb);
+	t = age_received_time(text, &hb, qid);
+	hdr_block_free(&hb);
+	return t;
+}
+
+static void
+test_parse_time(void)
+{
+	int64_t t = 0;
+
+	ok(age_parse_time("1796158800", &t) == 0 && t == NOW, "epoch seconds");
+	ok(age_parse_time("Tue, 1 Dec 2026 21:00:00 +0000", &t) == 0 && t == NOW,
+	    "an RFC 5322 date");
+	ok(age_parse_time("Tue, 1 Dec 2026 22:00:00 +0100", &t) == 0 && t == NOW,
+	    "an RFC 5322 date with a zone");
+	ok(age_parse_time("", &t) != 0, "empty: refused");
+	ok(age_parse_time("0", &t) != 0, "0: refused");
+	ok(age_parse_time("yesterday", &t) != 0, "garbage: refused");
+	ok(age_parse_time("-5", &t) != 0, "negative: refused");
+	ok(age_parse_time("99999999999999999999999", &t) != 0, "overflow: refused");
+	ok(age_parse_time("Tue, 31 Feb 2026 21:00:00 +0000", &t) != 0, "31 February: refused");
+}
+
+static void
+test_received(void)
+{
+	is_int(received(postfix_received, "4Q1xYz2AbCd"), NOW - 4 * 3600 - 12 * 60,
+	    "Postfix's own Received: its date");
+	is_int(received(postfix_received, "4Q1xYz2AbC"), 0, "a prefix of the queue id does not match");
+	is_int(received(postfix_received, "OTHER123"), 0, "another queue id: no time");
+	is_int(received(postfix_received, NULL), 0, "no --queue-id: no time");
+	is_int(received(postfix_received, ""), 0, "empty --queue-id: no time");
+	is_int(received(postfix_received, "4Q1x Yz"), 0, "a queue id with a space: no time");
+	is_int(received("Received: by a (Postfix, from userid 0)\n\tid ABC123; "
+	    "Tue, 1 Dec 2026 21:00:00 +0000\n\nx\n", "ABC123"), NOW,
+	    "local submission (Postfix, from userid 0): its date");
+	/* a hostile sender's line under the top one never counts */
+	is_int(received("Received: from x by y (Postfix) with ESMTP id AAA111; "
+	    "Tue, 1 Dec 2026 21:00:00 +0000\nReceived: by evil (Postfix) id BBB222; "
+	    "Mon, 1 Jan 2001 00:00:00 +0000\n\nx\n", "BBB222"), 0,
+	    "a second Received with our queue id: ignored");
+	is_int(received("Received: from x by y (Exim) id AAA111; Tue, 1 Dec 2026 "
+	    "21:00:00 +0000\n\nx\n", "AAA111"), 0, "not Postfix: ignored");
+	is_int(received("Received: from x by y (Postfix) id AAA111 no date\n\nx\n",
+	    "AAA111"), 0, "no ';': ignored");
+	is_int(received("Received: from x by y (Postfix) id AAA111; not a date\n\nx\n",
+	    "AAA111"), 0, "a bad date: ignored");
+	is_int(received("Subject: x\n\nReceived: by y (Postfix) id AAA111; Tue, 1 Dec "
+	    "2026 21:00:00 +0000\n", "AAA111"), 0, "a Received in the body: ignored");
+}
+
+static void
+digest(unsigned char id[AGE_ID_LEN], const char *qid, const char *sender,
+    const char **rcpt, size_t n, const char *text)
+{
+	struct envelope env = { 0 };
+	struct hdr_block hb;
+
+	env.queue_id = qid;
+	env.sender = sender;
+	env.rcpt = rcpt;
+	env.nrcpt = n;
+	hdr_block_parse(text, strlen(text), 0, 1, &hb);
+	delivery_digest(id, &env, text, &hb, strlen(text));
+	hdr_block_free(&hb);
+}
+
+static void
+test_digest(void)
+{
+	const char *ab[] = { "a@example.net", "b@example.net" };
+	const char *ba[] = { "b@example.net", "a@example.net" };
+	const char *a[] = { "a@example.net" };
+	unsigned char x[AGE_ID_LEN], y[AGE_ID_LEN];
+	static const char msg[] = "Subject: a\nMessage-ID: <1@x>\n\nbody\n";
+
+	digest(x, "Q1", "s@x", ab, 2, msg);
+	digest(y, "Q1", "s@x", ba, 2, msg);
+	ok(memcmp(x, y, AGE_ID_LEN) == 0, "the recipients' order does not matter");
+	digest(y, "Q1", "s@x", a, 1, msg);
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another recipient list: another identity");
+	digest(y, "Q2", "s@x", ab, 2, msg);
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another queue id: another identity");
+	digest(y, "Q1", "t@x", ab, 2, msg);
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another sender: another identity");
+	digest(y, "Q1", "s@x", ab, 2, "Subject: b\nMessage-ID: <1@x>\n\nbody\n");
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another header field: another identity");
+	digest(y, "Q1", "s@x", ab, 2, "Subject: a\nMessage-ID: <1@x>\n\nbody!\n");
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another body size: another identity");
+	digest(y, "Q1", "s@x", ab, 2, "Received: from 127.0.0.1 by h with IMAP "
+	    "(fetchmail-6.4); Tue, 01 Dec 2026 21:00:01 +0000\n"
+	    "Subject: a\nMessage-ID: <1@x>\n\nbody\n");
+	ok(memcmp(x, y, AGE_ID_LEN) == 0, "a fetcher's Received on top: the same delivery");
+	digest(x, "Q1", "s", NULL, 0, msg);
+	digest(y, "Q", "1s", NULL, 0, msg);
+	ok(memcmp(x, y, AGE_ID_LEN) != 0, "fields do not run into each other");
+	digest(x, NULL, NULL, NULL, 0, msg);
+	digest(y, "", "", NULL, 0, msg);
+	ok(memcmp(x, y, AGE_ID_LEN) == 0, "no queue id, no sender: as empty");
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL || fputs(text, fp) < 0 || fclose(fp) != 0) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+static void
+test_store(void)
+{
+	char dir[] = "/tmp/spot-age.XXXXXX", path[256];
+	unsigned char id[AGE_ID_LEN], other[AGE_ID_LEN];
+	struct config cfg;
+	struct stat st;
+	size_t i;
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		exit(1);
+	}
+	config_init(&cfg);
+	free(cfg.state_dir);
+	cfg.state_dir = xstrdup(dir);
+	memset(id, 0xab, sizeof(id));
+	memset(other, 0x01, sizeof(other));
+	snprintf(path, sizeof(path), "%s/deferrals.db", dir);
+
+	is_int(age_first_deferral(&cfg, id, NOW, 0), NOW, "--check, nothing known: now");
+	ok(access(path, F_OK) != 0, "--check writes nothing");
+	is_int(age_first_deferral(&cfg, id, NOW, 1), NOW, "first deferral: now");
+	is_int(age_first_deferral(&cfg, id, NOW + 100, 1), NOW, "second deferral: the first one's time");
+	is_int(age_first_deferral(&cfg, id, NOW + 200, 0), NOW, "--check sees it too");
+	is_int(age_first_deferral(&cfg, other, NOW + 300, 1), NOW + 300, "another delivery: its own time");
+	is_int(age_first_deferral(&cfg, id, NOW + 300 + 8 * 86400 + 1, 1), NOW + 300 + 8 * 86400 + 1,
+	    "after 8 days the entry is gone: the clock starts again");
+	is_int(age_first_deferral(&cfg, other, NOW + 300 + 8 * 86400 + 2, 0),
+	    NOW + 300 + 8 * 86400 + 2, "an expired entry is not believed by --check either");
+
+	for (i = 0; i < 5000; i++) {
+		memcpy(other, &i, sizeof(i));
+		age_first_deferral(&cfg, other, NOW, 1);
+	}
+	ok(stat(path, &st) == 0 && st.st_size < 256 * 1024,
+	    "5000 deliveries: the store keeps its fixed size (%lld bytes)",
+	    (long long)st.st_size);
+	is_int(age_first_deferral(&cfg, id, NOW + 300 + 8 * 86400 + 5, 1),
+	    NOW + 300 + 8 * 86400 + 1, "and the first entry is still there");
+
+	unlink(path);
+	memset(other, 0x02, sizeof(other));
+	is_int(age_first_deferral(&cfg, other, NOW + 999999, 1), NOW + 999999, "recorded by a clock far ahead");
+	is_int(age_first_deferral(&cfg, other, NOW, 1), NOW, "an entry from the future: not believed");
+	is_int(age_first_deferral(&cfg, other, NOW, 0), NOW, "not by --check either");
+
+	unlink(path);
+	write_file(path, "\x01\x02garbage without newline");
+	is_int(age_first_deferral(&cfg, id, NOW + 5, 1), NOW + 5, "a corrupt store: age 0");
+	is_int(age_first_deferral(&cfg, id, NOW + 9, 1), NOW + 9, "and it stays unused");
+	unlink(path);
+
+	chmod(dir, 0777);
+	is_int(age_first_deferral(&cfg, id, NOW, 1), NOW, "a state_dir others may write: age 0");
+	ok(access(path, F_OK) != 0, "and nothing is written there");
+	chmod(dir, 0700);
+
+	free(cfg.state_dir);
+	cfg.state_dir = xstrdup("/nonexistent/spot-age");
+	is_int(age_first_deferral(&cfg, id, NOW, 1), NOW, "state_dir unusable: age 0");
+	config_free(&cfg);
+	rmdir(dir);
+}
+
+static void
+test_age_of(void)
+{
+	const char *rcpt[] = { "bob@example.net" };
+	char dir[] = "/tmp/spot-age.XXXXXX";
+	struct envelope env = { 0 };
+	struct hdr_block hb;
+	struct config cfg;
+	struct age a;
+	char path[256];
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		exit(1);
+	}
+	config_init(&cfg);
+	free(cfg.state_dir);
+	cfg.state_dir = xstrdup(dir);
+	env.rcpt = rcpt;
+	env.nrcpt = 1;
+	hdr_block_parse(postfix_received, strlen(postfix_received), 0, 1, &hb);
+
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	is_int(a.seconds, 0, "no queue id, first deferral: age 0");
+	env.queue_id = "4Q1xYz2AbCd";
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	is_int(a.seconds, 4 * 3600 + 12 * 60, "with the queue id: the age from Received");
+	is_int(a.arrival, NOW - 4 * 3600 - 12 * 60, "and the arrival time");
+	env.arrival_time = NOW - 5 * 3600;
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	is_int(a.seconds, 5 * 3600, "--arrival-time earlier than Received: it wins");
+	env.arrival_time = NOW - 60;
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	is_int(a.seconds, 4 * 3600 + 12 * 60, "--arrival-time later than Received: Received wins");
+	env.queue_id = NULL;
+	env.arrival_time = NOW + 3600;
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW + 10, &a);
+	is_int(a.seconds, 10, "an arrival time in the future: ignored, the first deferral counts");
+	env.arrival_time = NOW - AGE_MAX_PAST - 1;
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW + 20, &a);
+	is_int(a.seconds, 20, "an arrival time more than 30 days back: ignored");
+	env.arrival_time = NOW - AGE_MAX_PAST;
+	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	is_int(a.seconds, AGE_MAX_PAST, "exactly 30 days back: believed");
+
+	hdr_block_free(&hb);
+	config_free(&cfg);
+	snprintf(path, sizeof(path), "%s/deferrals", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/deferrals.lock", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	test_parse_time();
+	test_received();
+	test_digest();
+	test_store();
+	test_age_of();
+	return done_testing();
+}
