@@ -82,6 +82,7 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 		p = next;
 	}
 	hb->end = (uint64_t)(p - head);
+	hb->end_crlf = p < end && *p == '\r';
 }
 
 void
@@ -357,7 +358,16 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 		}
 		add_piece(rw, 0, h->off, h->len);
 	}
-	add_piece(rw, 0, hb->end, msg_size - hb->end);
+	if (hb->end_crlf) {
+		/* procmail and maildrop end the block only at a bare LF line
+		 * and would read on into the body: the one empty line that
+		 * every reader takes as the end */
+		buf_puts(&rw->text, "\n");
+		add_piece(rw, 1, rw->text.len - 1, 1);
+		add_piece(rw, 0, hb->end + 2, msg_size - hb->end - 2);
+	} else {
+		add_piece(rw, 0, hb->end, msg_size - hb->end);
+	}
 	free(drop);
 }
 

@@ -22,6 +22,7 @@ struct hdr_block {
 	uint64_t start;  /* after a leading "From " line */
 	uint64_t end;    /* the empty line that ends the block, or its last byte + 1 */
 	int crlf;        /* the message's own line ending */
+	int end_crlf;    /* that empty line is CR LF, not a bare LF */
 };
 
 struct hdr_field {
