@@ -82,7 +82,7 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 		p = next;
 	}
 	hb->end = (uint64_t)(p - head);
-	hb->end_crlf = p < end && *p == '\r';
+	hb->end_crlf = is_empty_line(p, end) && *p == '\r';
 }
 
 void

@@ -1079,6 +1079,16 @@ test_consumer_views(void)
 		buf_free(&label);
 		buf_free(&body);
 	}
+	{
+		/* a head cut short inside a field that starts with a CR: no
+		 * empty line ends that block, nothing is taken for one */
+		static const char msg[] = "From: a@example.org\n\rX-B: cut here";
+		static const char want[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+		    "From: a@example.org\n\rX-B: cut here";
+
+		check_rewrite("cut head, field starting with CR", S(msg), sizeof(msg) - 1,
+		    0, 0, &ed, S(want), 0);
+	}
 	hdr_edit_free(&ed);
 }
 
