@@ -1,7 +1,8 @@
 /* Header rewrite: a pure function from (message head, edits) to a list of
  * pieces whose concatenation is the message to deliver. Only the top-level
- * header block is looked at; kept headers and every byte after the block are
- * referenced, not copied, so they go out exactly as they came in. */
+ * header block is looked at; kept headers and every byte after the empty line
+ * that ends the block are referenced, not copied, so they go out exactly as
+ * they came in (that line itself goes out as a bare LF). */
 #ifndef SPOT_REWRITE_H
 #define SPOT_REWRITE_H
 
@@ -36,7 +37,7 @@ struct hdr_removal {
 };
 
 struct hdr_edit {
-	char **strip;              /* "X-Spam-*" is a prefix, "X-Spam" a name */
+	char **strip;              /* "X-Spam*" is a prefix, "X-Spam" a name */
 	size_t nstrip;
 	struct hdr_removal *remove;
 	size_t nremove;

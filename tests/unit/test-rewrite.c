@@ -11,7 +11,7 @@
 #include "rewrite.h"
 #include "tap.h"
 
-#define DEFAULT_STRIP "X-Spam-*, X-Spam, X-SPOT-*"
+#define STRIP "X-Spam-*, X-Spam, X-SPOT-*"
 
 /* The concatenation of the plan's pieces, or NULL (with a failed test) when
  * a piece points outside the message or the plan's text. */
@@ -131,7 +131,7 @@ test_lf(void)
 	static const char *const names[] = { "Return-Path", "Received", "X-Spam",
 		"From", "X-Spam-Score", "x-spot-status", "To", "X-SPOT-STATUS",
 		"X-Spam", "Subject", "X-Spammer", "X-SPOTTED" };
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 	size_t i;
@@ -196,7 +196,7 @@ test_crlf(void)
 	    "Body line\r\n"
 	    "bare LF line\n"
 	    "X-Spam: Yes\r\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -236,7 +236,7 @@ test_from_line(void)
 	    "X-SPOT-Status: analyzed\n"
 	    "X-Spam-Scanner: rspamd\n"
 	    "\nbody\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	size_t from_len = strchr(msg, '\n') + 1 - msg;
 	struct hdr_block hb;
 	struct hdr_edit ed;
@@ -277,7 +277,7 @@ test_no_body(void)
 	static const char msg5[] = "Subject: folded\n continued";
 	static const char want5[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "Subject: folded\n continued";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -310,7 +310,7 @@ test_no_headers(void)
 	static const char msg2[] = "\r\nX-Spam: Yes\r\nbody\r\n";
 	static const char want2[] = "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
 	    "\nX-Spam: Yes\r\nbody\r\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -360,7 +360,7 @@ test_hostile(void)
 	    "Subject: s\n"
 	    "\n"
 	    "body\0with NUL\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -430,7 +430,7 @@ test_violations(void)
 	static const char msg3[] = "no colon at all\nanother line\n";
 	static const char want3[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "no colon at all\nanother line\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -482,8 +482,8 @@ test_rfc822_attachment(void)
 	    "MIME-Version: 1.0\n"
 	    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
 	    "\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, "[SPAM] Fwd: spam" };
-	struct edit_spec spec2 = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, "[SPAM] Fwd: spam" };
+	struct edit_spec spec2 = { STRIP, std_add, NULL };
 	char msg[1024], want[1024];
 	struct hdr_edit ed;
 	size_t mlen, wlen;
@@ -591,7 +591,7 @@ test_subject(void)
 	    "Subject: ***SPAM*** old\r\n\nbody\r\n";
 	static const char msg4[] = "From: a@example.org\nSubject: old";
 	static const char want4[] = "From: a@example.org\nSubject: ***SPAM*** old\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, "***SPAM*** old" };
+	struct edit_spec spec = { STRIP, std_add, "***SPAM*** old" };
 	struct edit_spec bare = { NULL, NULL, "***SPAM*** old" };
 	struct hdr_edit ed;
 
@@ -804,7 +804,7 @@ test_incomplete(void)
 	    "Subject: s\n"
 	    "\n"
 	    "body\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	size_t head1 = strstr(msg1, "def\n") - msg1;
 	size_t head2 = strstr(msg2, "ded\n") - msg2;
 	size_t head3 = strstr(msg3, " folded") - msg3;
@@ -856,7 +856,7 @@ static void
 test_many_headers(void)
 {
 	struct buf msg = { 0 }, want = { 0 };
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 	struct rewrite rw;
@@ -1017,7 +1017,7 @@ test_consumer_views(void)
 		{ "CRLF first line, then LF", "\r\n", "\n" },
 		{ "LF first line, then CRLF", "\n", "\r\n" },
 	};
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_edit ed;
 	int e, from, where, with_body, odd_at;
 
