@@ -99,13 +99,13 @@ hdr_block_free(struct hdr_block *hb)
 int
 valid_field_name(const char *name)
 {
-	if (*name == '\0')
-		return 0;
-	for (; *name != '\0'; name++)
-		if ((unsigned char)*name <= 32 || (unsigned char)*name >= 127 ||
-		    *name == ':')
+	size_t n;
+
+	for (n = 0; name[n] != '\0'; n++)
+		if ((unsigned char)name[n] <= 32 || (unsigned char)name[n] >= 127 ||
+		    name[n] == ':' || n == HDR_NAME_MAX)
 			return 0;
-	return 1;
+	return n > 0;
 }
 
 int

@@ -84,6 +84,9 @@ uint64_t rewrite_size(const struct rewrite *rw);
  * columns where the value has spaces; 8-bit values RFC 2047 encoded by GMime. */
 void hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf);
 
+/* A field name of printable ASCII without a colon, at most HDR_NAME_MAX
+ * bytes: name and ": " fit in a 78-column line. */
+#define HDR_NAME_MAX 76
 int valid_field_name(const char *name);
 
 #endif

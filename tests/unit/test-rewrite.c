@@ -1092,6 +1092,47 @@ test_consumer_views(void)
 	hdr_edit_free(&ed);
 }
 
+/* The longest name a milter field may have, with values that cannot be
+ * folded at a space: 100 KB of one word, 7-bit and 8-bit. No line may pass
+ * RFC 5322's 998 bytes. */
+static void
+test_long_lines(void)
+{
+	static const char *const kinds[] = { "7-bit", "8-bit" };
+	char name[77];
+	struct hdr_edit ed;
+	struct buf out = { 0 }, v = { 0 };
+	size_t i, k, line, longest;
+
+	memset(name, 'N', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (k = 0; k < ARRAY_LEN(kinds); k++) {
+		memset(&ed, 0, sizeof(ed));
+		v.len = 0;
+		for (i = 0; i < 100000; i++)
+			buf_puts(&v, k ? "\xc3\xa4" : "A");
+		hdr_edit_add(&ed, name, v.data);
+		out.len = 0;
+		hdr_format(&out, ed.add, ed.nadd, 1);
+		for (longest = 0, line = 0, i = 0; i < out.len; i++) {
+			if (out.data[i] == '\n') {
+				if (line > longest)
+					longest = line;
+				line = 0;
+			} else if (out.data[i] != '\r') {
+				line++;
+			}
+		}
+		ok(out.len > 0 && longest <= 998, "a %zu byte name, 100 KB of one %s word: "
+		    "no line over 998 bytes (longest %zu)", strlen(name), kinds[k], longest);
+		ok(out.len > 1 && out.data[out.len - 1] == '\n', "a %s word: the field ends "
+		    "with its newline", kinds[k]);
+		hdr_edit_free(&ed);
+	}
+	buf_free(&out);
+	buf_free(&v);
+}
+
 int
 main(void)
 {
@@ -1111,5 +1152,6 @@ main(void)
 	test_incomplete();
 	test_many_headers();
 	test_consumer_views();
+	test_long_lines();
 	return done_testing();
 }
