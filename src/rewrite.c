@@ -55,6 +55,9 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 	size_t cap = 0;
 
 	memset(hb, 0, sizeof(*hb));
+	hb->head = head;
+	hb->head_len = len;
+	hb->complete = complete;
 	hb->start = start;
 	next = line_end(p, end);
 	hb->crlf = next != NULL && next - p >= 2 && next[-2] == '\r';
@@ -319,6 +322,35 @@ mark_removals(const struct hdr_block *hb, const struct hdr_edit *ed, char *drop)
 	}
 }
 
+/* procmail and maildrop end the block only at a bare LF empty line: after
+ * a CR LF one they read on, as header, up to the next bare LF empty line
+ * (in a CRLF message: to the end). When a field there would be stripped
+ * in the block, that CR LF line goes out as a bare LF, the one empty line
+ * every reader takes for the end; ordinary messages stay as they are.
+ * Past a head cut short, nothing is known: the LF it is. */
+static int
+reads_on_into_forged(const struct hdr_block *hb, const struct hdr_edit *ed)
+{
+	const char *end = hb->head + hb->head_len, *p, *next;
+	int forged = 0;
+	char *name;
+
+	if (!hb->end_crlf)
+		return 0;
+	for (p = hb->head + hb->end + 2; p < end && *p != '\n'; p = next) {
+		if ((next = line_end(p, end)) == NULL)
+			next = end;
+		if (memchr(p, ':', (size_t)(next - p)) == NULL)
+			continue;
+		name = field_name(p, (size_t)(next - p));
+		forged = hdr_strip_match(ed, name);
+		free(name);
+		if (forged)
+			return 1;
+	}
+	return p == end && !hb->complete;
+}
+
 void
 rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
     const struct hdr_edit *ed, struct rewrite *rw)
@@ -358,10 +390,7 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 		}
 		add_piece(rw, 0, h->off, h->len);
 	}
-	if (hb->end_crlf) {
-		/* procmail and maildrop end the block only at a bare LF line
-		 * and would read on into the body: the one empty line that
-		 * every reader takes as the end */
+	if (reads_on_into_forged(hb, ed)) {
 		buf_puts(&rw->text, "\n");
 		add_piece(rw, 1, rw->text.len - 1, 1);
 		add_piece(rw, 0, hb->end + 2, msg_size - hb->end - 2);

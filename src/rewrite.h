@@ -2,7 +2,7 @@
  * pieces whose concatenation is the message to deliver. Only the top-level
  * header block is looked at; kept headers and every byte after the empty line
  * that ends the block are referenced, not copied, so they go out exactly as
- * they came in (that line itself goes out as a bare LF). */
+ * they came in (a CR LF empty line may go out as a bare LF, see rewrite.c). */
 #ifndef SPOT_REWRITE_H
 #define SPOT_REWRITE_H
 
@@ -24,6 +24,9 @@ struct hdr_block {
 	uint64_t end;    /* the empty line that ends the block, or its last byte + 1 */
 	int crlf;        /* the message's own line ending */
 	int end_crlf;    /* that empty line is CR LF, not a bare LF */
+	const char *head; /* the bytes parsed (borrowed), their length, and */
+	size_t head_len;  /* whether they are the whole message */
+	int complete;
 };
 
 struct hdr_field {
@@ -73,8 +76,9 @@ void hdr_edit_add(struct hdr_edit *ed, const char *name, const char *value);
 void hdr_edit_remove(struct hdr_edit *ed, const char *name, long index);
 void hdr_edit_free(struct hdr_edit *ed);
 
-/* Builds the output plan for a message of msg_size bytes. Never fails:
- * malformed blocks are kept byte for byte. */
+/* Builds the output plan for a message of msg_size bytes, while the head
+ * that hb was parsed from is still there. Never fails: malformed blocks are
+ * kept byte for byte. */
 void rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
     const struct hdr_edit *ed, struct rewrite *rw);
 void rewrite_free(struct rewrite *rw);

@@ -273,7 +273,7 @@ test_no_body(void)
 	    "From: a@example.org\n";
 	static const char msg4[] = "From: a@example.org\r\nX-Spam: Yes\r\nSubject: s\r\n\r\n";
 	static const char want4[] = "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
-	    "From: a@example.org\r\nSubject: s\r\n\n";
+	    "From: a@example.org\r\nSubject: s\r\n\r\n";
 	static const char msg5[] = "Subject: folded\n continued";
 	static const char want5[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "Subject: folded\n continued";
@@ -588,7 +588,7 @@ test_subject(void)
 	    "From: a@example.org\nTo: b@example.net\n\nbody\n";
 	static const char msg3[] = "From: a@example.org\r\nSubject: old\r\n\r\nbody\r\n";
 	static const char want3[] = "From: a@example.org\r\n"
-	    "Subject: ***SPAM*** old\r\n\nbody\r\n";
+	    "Subject: ***SPAM*** old\r\n\r\nbody\r\n";
 	static const char msg4[] = "From: a@example.org\nSubject: old";
 	static const char want4[] = "From: a@example.org\nSubject: ***SPAM*** old\n";
 	struct edit_spec spec = { STRIP, std_add, "***SPAM*** old" };
@@ -685,8 +685,6 @@ check_folding(const char *label, const char *name, const char *value, int crlf,
 {
 	const char *msg = crlf ? "From: a\r\n\r\nbody\r\n" : "From: a\n\nbody\n";
 	const char *nl = crlf ? "\r\n" : "\n";
-	/* the empty line that ends the block goes out as a bare LF */
-	const char *after = crlf ? "From: a\r\n\nbody\r\n" : msg;
 	size_t msg_len = strlen(msg), i, start, out_len, flen, lines = 0, maxlen = 0;
 	struct buf unfolded = { 0 };
 	struct hdr_edit ed;
@@ -724,8 +722,8 @@ check_folding(const char *label, const char *name, const char *value, int crlf,
 	}
 	ok(!bad_start, "%s: continuation lines start with a space or a tab", label);
 	ok(!bad_eol, "%s: every line ends in %s", label, crlf ? "CRLF" : "LF");
-	ok(out != NULL && start == flen && out_len - start == strlen(after) &&
-	    memcmp(out + start, after, strlen(after)) == 0,
+	ok(out != NULL && start == flen && out_len - start == msg_len &&
+	    memcmp(out + start, msg, msg_len) == 0,
 	    "%s: the message follows the field", label);
 	{
 		struct buf w = { 0 };
@@ -1086,8 +1084,24 @@ test_consumer_views(void)
 		static const char want[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 		    "From: a@example.org\n\rX-B: cut here";
 
+		/* CRLF, spooled: what procmail would read past the empty line is
+		 * not all there, so that line goes out as a bare LF */
+		static const char msg2[] = "From: a@example.org\r\n\r\nbody\r\nmore";
+		static const char want2[] = "X-SPOT-Status: analyzed\r\n"
+		    "X-Spam-Scanner: rspamd\r\nFrom: a@example.org\r\n\nbody\r\nmore";
+		/* CRLF, ordinary: nothing to strip past the empty line, kept as it is */
+		static const char msg3[] = "From: a@example.org\r\n\r\nbody: text\r\n"
+		    "X-Spammer-ish line\r\n";
+		static const char want3[] = "X-SPOT-Status: analyzed\r\n"
+		    "X-Spam-Scanner: rspamd\r\nFrom: a@example.org\r\n\r\nbody: text\r\n"
+		    "X-Spammer-ish line\r\n";
+
 		check_rewrite("cut head, field starting with CR", S(msg), sizeof(msg) - 1,
 		    0, 0, &ed, S(want), 0);
+		check_rewrite("CRLF, head cut in the body", S(msg2), sizeof(msg2) - 1, 0, 0,
+		    &ed, S(want2), 0);
+		check_rewrite("CRLF, nothing forged in the body", S(msg3), sizeof(msg3) - 1,
+		    0, 1, &ed, S(want3), 0);
 	}
 	hdr_edit_free(&ed);
 }
