@@ -322,11 +322,12 @@ mark_removals(const struct hdr_block *hb, const struct hdr_edit *ed, char *drop)
 	}
 }
 
-/* procmail and maildrop end the block only at a bare LF empty line: after
- * a CR LF one they read on, as header, up to the next bare LF empty line
- * (in a CRLF message: to the end). When a field there would be stripped
- * in the block, that CR LF line goes out as a bare LF, the one empty line
- * every reader takes for the end; ordinary messages stay as they are.
+/* procmail ends the block only at a bare LF empty line (Dovecot, maildrop
+ * and GMime at a CR LF one too): after a CR LF one it reads on, as header,
+ * up to the next bare LF empty line (in a CRLF message: to the end). When a
+ * field there would be stripped in the block, that CR LF line goes out as a
+ * bare LF, the one empty line every reader takes for the end; ordinary
+ * messages stay as they are.
  * Past a head cut short, nothing is known: the LF it is. */
 static int
 reads_on_into_forged(const struct hdr_block *hb, const struct hdr_edit *ed)

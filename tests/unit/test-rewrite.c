@@ -951,7 +951,7 @@ is_verdict_line(const char *p, size_t len)
 	    (len >= 7 && strncasecmp(p, "X-SPOT-", 7) == 0);
 }
 
-/* procmail and maildrop: leading empty lines skipped, the block runs to the
+/* procmail: leading empty lines skipped, the block runs to the
  * first "\n\n"; every line in it is searched by "^X-Spam" (the H flag).
  * either = 1: Dovecot and GMime, which end it at "\n" or "\r\n". */
 static int
@@ -1061,7 +1061,7 @@ test_consumer_views(void)
 		rewrite_plan(m.len, &hb, &ed, &rw);
 		out = render(m.data, m.len, &rw, &out_len);
 		ok(out != NULL && !forged_in_view(out, out_len, from_len, 0),
-		    "%s: procmail/maildrop see no forged field", label.data);
+		    "%s: procmail sees no forged field", label.data);
 		ok(out != NULL && !forged_in_view(out, out_len, from_len, 1),
 		    "%s: Dovecot sees no forged field", label.data);
 		ok(out != NULL && !forged_in_gmime(out, out_len, from_len),
