@@ -61,7 +61,8 @@ static const struct key keys[] = {
 	K(max_size, T_SIZE, "512M"),
 	K(spool_threshold, T_SIZE, "1M"),
 	K(spool_dir, T_STRING, ""),
-	K(strip_headers, T_STRING, "X-Spam-*, X-Spam, X-SPOT-*"),
+	K(strip_headers, T_STRING, "X-Spam*, X-Rspamd-*, X-SPOT-*, X-Virus-Scanned, "
+	    "X-Virus-Status, X-Amavis-*, X-Bogosity, X-DSPAM-*, X-CRM114-*"),
 	K(reject_message, T_STRING, ""),
 	E(log, "syslog", log_names),
 	K(state_dir, T_STRING, "/var/lib/spot-deliver"),

@@ -192,13 +192,22 @@ add_api_headers(const struct config *cfg, const struct scan_result *sr,
 	hdr_edit_add(ed, "X-SPOT-Confidence", conf);
 }
 
+/* The verdict fields spot-deliver writes itself: only it may write them,
+ * whichever of them it wrote this time. */
+static const char *const own_fields[] = {
+	"X-Spam", "X-Spam-Scanner", "X-Spam-Error", "X-Spam-Action",
+	"X-Spam-Score", "X-Spam-Symbols",
+};
+
 static int
-already_added(const struct hdr_edit *ed, size_t n, const char *name)
+is_own_field(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (strcasecmp(ed->add[i].name, name) == 0)
+	if (strncasecmp(name, "X-SPOT-", 7) == 0)
+		return 1;
+	for (i = 0; i < ARRAY_LEN(own_fields); i++)
+		if (strcasecmp(name, own_fields[i]) == 0)
 			return 1;
 	return 0;
 }
@@ -209,7 +218,7 @@ add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
 {
 	const struct rspamd_reply *r = &sr->rspamd;
 	struct buf b = { 0 };
-	size_t i, ours;
+	size_t i;
 
 	if (sr->rspamd_state == SCAN_SKIPPED) {
 		buf_printf(&b, "rspamd; skipped, %s", sr->skip_note);
@@ -238,11 +247,10 @@ add_rspamd_headers(const struct scan_result *sr, const struct decision *d,
 	if (b.len > 0)
 		hdr_edit_add(ed, "X-Spam-Symbols", b.data);
 	buf_free(&b);
-	/* Rspamd's own headers, but not over ours; a name it lists twice is
-	 * two fields */
-	ours = ed->nadd;
+	/* Rspamd's own headers (X-Spamd-Result, X-Rspamd-*...), never ours;
+	 * a name it lists twice is two fields */
 	for (i = 0; i < r->milter.nadd; i++)
-		if (!already_added(ed, ours, r->milter.add[i].name))
+		if (!is_own_field(r->milter.add[i].name))
 			hdr_edit_add(ed, r->milter.add[i].name, r->milter.add[i].value);
 	for (i = 0; i < r->milter.nremove; i++)
 		hdr_edit_remove(ed, r->milter.remove[i].name, r->milter.remove[i].index);

@@ -55,6 +55,9 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 	size_t cap = 0;
 
 	memset(hb, 0, sizeof(*hb));
+	hb->head = head;
+	hb->head_len = len;
+	hb->complete = complete;
 	hb->start = start;
 	next = line_end(p, end);
 	hb->crlf = next != NULL && next - p >= 2 && next[-2] == '\r';
@@ -82,6 +85,7 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 		p = next;
 	}
 	hb->end = (uint64_t)(p - head);
+	hb->end_crlf = is_empty_line(p, end) && *p == '\r';
 }
 
 void
@@ -98,13 +102,13 @@ hdr_block_free(struct hdr_block *hb)
 int
 valid_field_name(const char *name)
 {
-	if (*name == '\0')
-		return 0;
-	for (; *name != '\0'; name++)
-		if ((unsigned char)*name <= 32 || (unsigned char)*name >= 127 ||
-		    *name == ':')
+	size_t n;
+
+	for (n = 0; name[n] != '\0'; n++)
+		if ((unsigned char)name[n] <= 32 || (unsigned char)name[n] >= 127 ||
+		    name[n] == ':' || n == HDR_NAME_MAX)
 			return 0;
-	return 1;
+	return n > 0;
 }
 
 int
@@ -318,6 +322,36 @@ mark_removals(const struct hdr_block *hb, const struct hdr_edit *ed, char *drop)
 	}
 }
 
+/* procmail ends the block only at a bare LF empty line (Dovecot, maildrop
+ * and GMime at a CR LF one too): after a CR LF one it reads on, as header,
+ * up to the next bare LF empty line (in a CRLF message: to the end). When a
+ * field there would be stripped in the block, that CR LF line goes out as a
+ * bare LF, the one empty line every reader takes for the end; ordinary
+ * messages stay as they are.
+ * Past a head cut short, nothing is known: the LF it is. */
+static int
+reads_on_into_forged(const struct hdr_block *hb, const struct hdr_edit *ed)
+{
+	const char *end = hb->head + hb->head_len, *p, *next;
+	int forged = 0;
+	char *name;
+
+	if (!hb->end_crlf)
+		return 0;
+	for (p = hb->head + hb->end + 2; p < end && *p != '\n'; p = next) {
+		if ((next = line_end(p, end)) == NULL)
+			next = end;
+		if (memchr(p, ':', (size_t)(next - p)) == NULL)
+			continue;
+		name = field_name(p, (size_t)(next - p));
+		forged = hdr_strip_match(ed, name);
+		free(name);
+		if (forged)
+			return 1;
+	}
+	return p == end && !hb->complete;
+}
+
 void
 rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
     const struct hdr_edit *ed, struct rewrite *rw)
@@ -357,7 +391,13 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 		}
 		add_piece(rw, 0, h->off, h->len);
 	}
-	add_piece(rw, 0, hb->end, msg_size - hb->end);
+	if (reads_on_into_forged(hb, ed)) {
+		buf_puts(&rw->text, "\n");
+		add_piece(rw, 1, rw->text.len - 1, 1);
+		add_piece(rw, 0, hb->end + 2, msg_size - hb->end - 2);
+	} else {
+		add_piece(rw, 0, hb->end, msg_size - hb->end);
+	}
 	free(drop);
 }
 

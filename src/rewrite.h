@@ -1,7 +1,8 @@
 /* Header rewrite: a pure function from (message head, edits) to a list of
  * pieces whose concatenation is the message to deliver. Only the top-level
- * header block is looked at; kept headers and every byte after the block are
- * referenced, not copied, so they go out exactly as they came in. */
+ * header block is looked at; kept headers and every byte after the empty line
+ * that ends the block are referenced, not copied, so they go out exactly as
+ * they came in (a CR LF empty line may go out as a bare LF, see rewrite.c). */
 #ifndef SPOT_REWRITE_H
 #define SPOT_REWRITE_H
 
@@ -22,6 +23,10 @@ struct hdr_block {
 	uint64_t start;  /* after a leading "From " line */
 	uint64_t end;    /* the empty line that ends the block, or its last byte + 1 */
 	int crlf;        /* the message's own line ending */
+	int end_crlf;    /* that empty line is CR LF, not a bare LF */
+	const char *head; /* the bytes parsed (borrowed), their length, and */
+	size_t head_len;  /* whether they are the whole message */
+	int complete;
 };
 
 struct hdr_field {
@@ -35,7 +40,7 @@ struct hdr_removal {
 };
 
 struct hdr_edit {
-	char **strip;              /* "X-Spam-*" is a prefix, "X-Spam" a name */
+	char **strip;              /* "X-Spam*" is a prefix, "X-Spam" a name */
 	size_t nstrip;
 	struct hdr_removal *remove;
 	size_t nremove;
@@ -71,8 +76,9 @@ void hdr_edit_add(struct hdr_edit *ed, const char *name, const char *value);
 void hdr_edit_remove(struct hdr_edit *ed, const char *name, long index);
 void hdr_edit_free(struct hdr_edit *ed);
 
-/* Builds the output plan for a message of msg_size bytes. Never fails:
- * malformed blocks are kept byte for byte. */
+/* Builds the output plan for a message of msg_size bytes, while the head
+ * that hb was parsed from is still there. Never fails: malformed blocks are
+ * kept byte for byte. */
 void rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
     const struct hdr_edit *ed, struct rewrite *rw);
 void rewrite_free(struct rewrite *rw);
@@ -82,6 +88,9 @@ uint64_t rewrite_size(const struct rewrite *rw);
  * columns where the value has spaces; 8-bit values RFC 2047 encoded by GMime. */
 void hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf);
 
+/* A field name of printable ASCII without a colon, at most HDR_NAME_MAX
+ * bytes: name and ": " fit in a 78-column line. */
+#define HDR_NAME_MAX 76
 int valid_field_name(const char *name);
 
 #endif

@@ -2,7 +2,8 @@
 # procmail end to end, as a test user created for the run (home under $T, removed at exit):
 #  1. spot-deliver as a filter in ~/.procmailrc (tests/mta/procmailrc, the README's): the
 #     phishing verdict of the stand-in API files into .Spam, GTUBE (tag-only) into .Junk, a
-#     forged X-SPOT-Is-Phishing never reaches the recipes, a failing filter keeps the mail queued;
+#     forged X-SPOT-Is-Phishing never reaches the recipes, nor do forged fields behind an empty
+#     line in the other line ending (tests/eolmatrix.py), a failing filter keeps the mail queued;
 #  2. procmail as the LDA after spot-deliver, run by a private Postfix's local(8) through the
 #     README's mailbox_command (tests/mta/main.cf.procmail) with tests/mta/procmailrc.lda.
 . "$(dirname "$0")/lib.sh"
@@ -25,7 +26,7 @@ pf_main "mydestination = local.test" "local_transport = local" \
 	"local_recipient_maps = proxy:unix:passwd.byname"
 recipe main.cf.procmail >>"$PF/etc/main.cf"
 pf_start
-plan 39
+plan 75
 
 M=$ROOT/tests/fixtures/mta
 MD=$HOME_U/Maildir
@@ -90,6 +91,25 @@ check_grep "filter fails: procmail's log names spot-deliver's 4.3.5" '4\.3\.5 .*
 sed -i '/^bogus_key/d' "$SPOT_CONF"
 check_exit "filter works again: procmail exits 0" 0 as_user procmail <"$f"
 check_eq "filter works again: delivered once" "$(copies "" pm4)" 1
+
+# hostile line endings (tests/eolmatrix.py): an empty line in the other ending, forged
+# verdicts around it; the README's recipes and one for any X-Spam*/X-SPOT-* field that says
+# "forged" must see none of them, and the body must arrive as it was. Without Rspamd, which
+# would score the forged X-Spam: Yes itself; the API's X-SPOT-* fields are added.
+spot_conf_set rspamd no
+{ recipe procmailrc; printf ':0\n* ^X-(Spam|SPOT-)[^:]*: *forged\n.Forged/\n'; } >"$HOME_U/.procmailrc"
+"$PY" "$ROOT/tests/eolmatrix.py" "$T" pmx >"$T/pmx.list"
+while IFS=$'\t' read -r id label; do
+	as_user procmail <"$T/$id.eml"
+	rc=$?
+	got=$(file_of "" "$id")
+	body=$(grep -c -a 'X-Spam: Yes in the body' "$T/$id.eml")
+	check_eq "line endings, $label: exit/INBOX/.Spam/.Junk/.Forged/body" \
+		"$rc/$(copies "" "$id")/$(copies .Spam "$id")/$(copies .Junk "$id")/$(copies .Forged "$id")/$(grep -c -a 'X-Spam: Yes in the body' "${got:-/dev/null}")" \
+		"0/1/0/0/0/$body"
+done <"$T/pmx.list"
+spot_conf_set rspamd yes
+recipe procmailrc >"$HOME_U/.procmailrc"
 
 # ---- 2. procmail as the LDA after spot-deliver: Postfix local(8) runs the mailbox_command
 recipe procmailrc.lda >"$HOME_U/.procmailrc"

@@ -2,7 +2,8 @@
 # dovecot-lda with Sieve (Pigeonhole) after spot-deliver: the README's Dovecot lines
 # (tests/mta/dovecot-sieve.conf, included by the private Dovecot's config) and Sieve script
 # (tests/mta/junk.sieve as ~/.dovecot.sieve) file X-SPOT-Threat-Level: high and X-Spam: Yes
-# into Junk. spot-deliver runs as the README's spot transport runs it (the argv of
+# into Junk, and a forged one behind an empty line in the other line ending (tests/eolmatrix.py)
+# never does. spot-deliver runs as the README's spot transport runs it (the argv of
 # tests/mta/master.cf.spot with the ${...} macros filled in), as nobody.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/mta/mta.sh"
@@ -14,7 +15,7 @@ spot_conf_init
 dc_init
 HOME_B=$(dc_adduser bob@example.net unused)
 dc_start
-plan 28
+plan 65
 
 M=$ROOT/tests/fixtures/mta
 MD=$HOME_B/Maildir
@@ -92,3 +93,27 @@ check_exit "ham: delivered" 0 deliver "$(msg ham.eml sv7)"
 check_eq "ham: INBOX" "$(copies "" sv7)" 1
 check_eq "Junk holds exactly the two messages" "$(maildir_count "$MD/.Junk")" 2
 check_eq "no errors from the LDA or Sieve" "$(grep -c -E '(lda|sieve).*(Error|Fatal|Panic):' "$DC/dovecot.log")" 0
+
+# hostile line endings (tests/eolmatrix.py): an empty line in the other ending, forged
+# verdicts around it; a Sieve script that tests each forged field must see none of them,
+# and the body must arrive as it was. Without Rspamd, which would score X-Spam: Yes itself.
+cat >"$HOME_B/.dovecot.sieve" <<'SIEVE'
+require ["fileinto"];
+if anyof (header :is "X-SPOT-Is-Phishing" "yes", header :is "X-Spam" "Yes",
+          header :contains ["X-Spam-Score", "X-SPOT-Threat-Level"] "forged") {
+  fileinto "Junk";
+  stop;
+}
+SIEVE
+spot_conf_set rspamd no
+"$PY" "$ROOT/tests/eolmatrix.py" "$T" svx >"$T/svx.list"
+while IFS=$'\t' read -r id label; do
+	deliver "$T/$id.eml" >/dev/null
+	rc=$?
+	got=$(file_of "" "$id")
+	body=$(grep -c -a 'X-Spam: Yes in the body' "$T/$id.eml")
+	check_eq "line endings, $label: exit/INBOX/Junk/body" \
+		"$rc/$(copies "" "$id")/$(copies .Junk "$id")/$(grep -c -a 'X-Spam: Yes in the body' "${got:-/dev/null}")" \
+		"0/1/0/$body"
+done <"$T/svx.list"
+check_eq "line endings: no errors from the LDA or Sieve" "$(grep -c -E '(lda|sieve).*(Error|Fatal|Panic):' "$DC/dovecot.log")" 0

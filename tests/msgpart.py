@@ -2,8 +2,8 @@
 """msgpart.py head|body|header NAME|without REGEX FILE: print a part of a message.
 
 head: the top header block (after a leading "From " line), body: every byte
-from the empty line that ends the block on (what spot-deliver must never
-change), header NAME: the unfolded values of every NAME field, one a line,
+after the empty line that ends the block (what spot-deliver must never
+change; it writes that line itself, as a bare LF), header NAME: the unfolded values of every NAME field, one a line,
 without REGEX: the head byte for byte minus the fields whose name matches."""
 import re
 import sys
@@ -45,7 +45,7 @@ def main():
     if what == "head":
         out.write(head)
     elif what == "body":
-        out.write(body)
+        out.write(body[2:] if body.startswith(b"\r\n") else body[1:])
     elif what == "without":
         drop = re.compile(sys.argv[2].encode(), re.I)
         for field in raw_fields(head):

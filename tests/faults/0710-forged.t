@@ -1,5 +1,6 @@
 #!/bin/bash
-# Forged verdict headers in every spelling (tests/fixtures/hostile/forged-every-spelling.eml):
+# Forged verdict headers in every spelling, ours and other scanners'
+# (tests/fixtures/hostile/forged-every-spelling.eml):
 # each field marked STRIPME-n is removed from the top-level header block, each KEEPME-n stays
 # there byte for byte, each INNER-n (the body, a MIME part, an attached message/rfc822) stays
 # where it is; and the only X-SPOT-Status left at the top is spot-deliver's own. Whatever the
@@ -97,5 +98,5 @@ for sc in $SCENARIOS; do
 done
 
 write_report faults-0710 "Forged verdict headers" \
-"tests/faults/0710-forged.t, on tests/fixtures/hostile/forged-every-spelling.eml: X-Spam*/X-SPOT-* fields in every case, folded, with white space before the colon or at the start of the first line, without a space after the colon, with a NUL or a bare CR in them, duplicated, first and last; look-alikes that must stay (\`X-Spammer\`, \`X-Spotlight\`, \`X-SPOTS\`, a bare CR inside a Subject, a continuation line of another field...); and the same names in the body, in a MIME part's header and in an attached message/rfc822. The top-level block is read with tests/faults/topblock.py, a model of the rules in VIOLATIONS.md." \
+"tests/faults/0710-forged.t, on tests/fixtures/hostile/forged-every-spelling.eml: X-Spam*/X-SPOT-* fields in every case, folded, with white space before the colon or at the start of the first line, without a space after the colon, with a NUL or a bare CR in them, duplicated, first and last, and the other scanners' verdict fields of the default \`strip_headers\` (\`X-Spamd-Result\`, \`X-Rspamd-*\`, Exim's \`X-Spam_score\`, \`X-Virus-Status\`, \`X-Bogosity\`, \`X-DSPAM-*\`, \`X-CRM114-*\`...); look-alikes that must stay (\`X-Spa\`, \`X-Spotlight\`, \`X-SPOTS\`, \`X-Rspamd\`, \`X-Virus-Scanner\`, \`Authentication-Results\`, a bare CR inside a Subject, a continuation line of another field...); and the same names in the body, in a MIME part's header and in an attached message/rfc822. The top-level block is read with tests/faults/topblock.py, a model of the rules in VIOLATIONS.md." \
 	"Scenario" "Delivery" "Forged fields" "Look-alikes" "Below the top block" "X-SPOT-Status at the top"

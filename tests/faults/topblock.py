@@ -15,7 +15,7 @@ message as VIOLATIONS.md defines it (an independent model of src/rewrite.c):
 
 block: the block's fields, byte for byte
 kept:  the block's fields, byte for byte, minus those the default strip_headers
-       ("X-Spam-*, X-Spam, X-SPOT-*") remove
+       (STRIP below) remove
 names: the name of every field of the block, one a line (bytes, as they are)
 body:  every byte after the block
 contains: exit 0 if every field of IN's block that kept would print, except Subject (which
@@ -61,9 +61,13 @@ def name_of(field):
     return field.split(b":", 1)[0].strip(b" \t\n\r\v\f").split(b"\0", 1)[0]
 
 
+STRIP = [b"x-spam*", b"x-rspamd-*", b"x-spot-*", b"x-virus-scanned", b"x-virus-status",
+         b"x-amavis-*", b"x-bogosity", b"x-dspam-*", b"x-crm114-*"]
+
+
 def stripped(name):
     n = name.lower()
-    return n.startswith(b"x-spam-") or n == b"x-spam" or n.startswith(b"x-spot-")
+    return any(n.startswith(p[:-1]) if p.endswith(b"*") else n == p for p in STRIP)
 
 
 def main():

@@ -84,8 +84,9 @@ fuzz_check_plan(const char *head, size_t len, uint64_t msg_size,
 {
 	struct hdr_block again;
 	uint64_t total = 0, last_end = 0;
-	size_t i, j, want;
-	int seen_tail = 0;
+	const struct piece *last, *prev;
+	size_t i, j, want, sep;
+	int seen_tail = 0, lf_ends;
 
 	for (i = 0; i < rw->npieces; i++) {
 		const struct piece *p = &rw->pieces[i];
@@ -117,13 +118,34 @@ fuzz_check_plan(const char *head, size_t len, uint64_t msg_size,
 		}
 	}
 	FUZZ_CHECK(total == rewrite_size(rw), "rewrite_size");
-	if (msg_size > hb->end) {
-		const struct piece *p = &rw->pieces[rw->npieces - 1];
-
-		FUZZ_CHECK(rw->npieces > 0 && !p->literal &&
-		    p->off + p->len == msg_size && p->off <= hb->end,
-		    "the tail after the block is the last piece, whole");
+	/* the bytes after the block come last, whole; only a CR LF empty line
+	 * that ends the block may go out as a bare LF (the last literal byte) */
+	last = rw->npieces > 0 ? &rw->pieces[rw->npieces - 1] : NULL;
+	prev = rw->npieces > 1 ? &rw->pieces[rw->npieces - 2] : NULL;
+	lf_ends = rw->text.len > 0 && rw->text.data[rw->text.len - 1] == '\n';
+	if (last != NULL && !last->literal && last->off + last->len == msg_size &&
+	    last->off > hb->end) {
+		FUZZ_CHECK(hb->end_crlf && last->off == hb->end + 2 && prev != NULL &&
+		    prev->literal && prev->off + prev->len == rw->text.len && lf_ends,
+		    "the CR LF end line replaced by the bare LF right before the tail");
+		sep = 2;
+	} else if (msg_size > hb->end) {
+		if (last != NULL && last->literal) {
+			FUZZ_CHECK(hb->end_crlf && msg_size == hb->end + 2 && lf_ends,
+			    "only a CR LF end line with nothing after it is replaced");
+			sep = 2;
+		} else {
+			FUZZ_CHECK(last != NULL && last->off + last->len == msg_size &&
+			    last->off <= hb->end,
+			    "the tail after the block is the last piece, whole");
+			sep = 0;
+		}
+	} else {
+		sep = 0;
 	}
+	if (hb->end_crlf)
+		FUZZ_CHECK(head[hb->end] == '\r' && head[hb->end + 1] == '\n',
+		    "end_crlf: the block ends at a CR LF line");
 	if (hb->start > 0) {
 		FUZZ_CHECK(rw->npieces > 0 && !rw->pieces[0].literal &&
 		    rw->pieces[0].off == 0 && rw->pieces[0].len >= hb->start,
@@ -134,9 +156,9 @@ fuzz_check_plan(const char *head, size_t len, uint64_t msg_size,
 
 	/* the added text is exactly the added fields */
 	want = ed->nadd + (ed->subject != NULL);
-	hdr_block_parse(rw->text.data ? rw->text.data : "", rw->text.len, 0, 1,
-	    &again);
-	FUZZ_CHECK(again.end == rw->text.len, "no empty line in the added text");
+	hdr_block_parse(rw->text.data ? rw->text.data : "", rw->text.len - (sep > 0),
+	    0, 1, &again);
+	FUZZ_CHECK(again.end == rw->text.len - (sep > 0), "no empty line in the added text");
 	FUZZ_CHECK(again.n == want, "one field per added header");
 	for (i = 0; i < ed->nadd && i < again.n; i++)
 		FUZZ_CHECK(strcmp(again.v[i].name, ed->add[i].name) == 0,

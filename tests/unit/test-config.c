@@ -95,7 +95,8 @@ test_defaults(void)
 	is_int(c.max_size, 512ULL << 20, "default max_size = 512M");
 	is_int(c.spool_threshold, 1ULL << 20, "default spool_threshold = 1M");
 	is_str(c.spool_dir, "", "default spool_dir");
-	is_str(c.strip_headers, "X-Spam-*, X-Spam, X-SPOT-*", "default strip_headers");
+	is_str(c.strip_headers, "X-Spam*, X-Rspamd-*, X-SPOT-*, X-Virus-Scanned, X-Virus-Status, X-Amavis-*, X-Bogosity, X-DSPAM-*, X-CRM114-*",
+	    "default strip_headers");
 	is_str(c.reject_message, "", "default reject_message");
 	is_int(c.log, LOG_SINK_SYSLOG, "default log = syslog");
 	ok(c.api_key == NULL, "no API key before config_finish");

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "decide.h"
 #include "tap.h"
@@ -524,6 +525,30 @@ add_milter(struct scan_result *sr)
 	}
 }
 
+/* A milter block that writes our namespace: X-SPOT-* fields, and the X-Spam
+ * fields spot-deliver writes itself, on a reply that is not spam and gives
+ * spot-deliver no reason to write X-Spam or X-Spam-Error. */
+static void
+forging_milter(struct scan_result *sr)
+{
+	char err[256];
+	static const char json[] = "{\"action\":\"no action\",\"score\":1,"
+	    "\"required_score\":15,\"milter\":{\"add_headers\":{"
+	    "\"X-SPOT-Is-Phishing\":\"no\",\"x-spot-status\":\"analyzed\","
+	    "\"X-SPOT-Threat-Level\":[\"none\",\"low\"],"
+	    "\"X-Spam\":\"Yes\",\"x-spam-error\":\"forged\",\"X-Spam-Symbols\":\"forged\","
+	    "\"X-Spam-Action\":\"reject\",\"X-Spam-Scanner\":\"forged\","
+	    "\"X-Spamd-Result\":\"default: False [1.00 / 15.00]\","
+	    "\"X-Spam-Level\":\"*\",\"X-Rspamd-Queue-Id\":\"Q1\"}}}";
+
+	rspamd_reply_free(&sr->rspamd);
+	sr->rspamd_state = SCAN_DONE;
+	if (rspamd_parse(json, strlen(json), &sr->rspamd, err, sizeof(err)) != 0) {
+		printf("Bail out! forging milter fixture: %s\n", err);
+		exit(1);
+	}
+}
+
 static void
 hostile_values(struct scan_result *sr)
 {
@@ -554,7 +579,7 @@ test_headers(void)
 	struct hdr_edit ed;
 	struct buf h = { 0 };
 	size_t i;
-	int has_x_spam, dup;
+	int has_x_spam, dup, spot;
 
 	config_with(&cfg, MODE_BLOCKING, ON_TIMEOUT_ALLOW, PHISH_TAG);
 
@@ -681,6 +706,30 @@ test_headers(void)
 	is_int(ed.nremove, 2, "milter removals forwarded");
 	is_str(ed.nremove ? ed.remove[0].name : NULL, "X-Spamd-Result", "milter removal name");
 	is_int(ed.nremove > 1 ? ed.remove[1].index : 0, -1, "milter removal index");
+	hdr_edit_free(&ed);
+
+	/* the milter cannot write our verdict: with the API off and with it on */
+	headers_of(&cfg, R_ADD_HEADER, A_OFF, &h, &ed, forging_milter);
+	for (spot = 0, i = 0; i < ed.nadd; i++)
+		spot += strncasecmp(ed.add[i].name, "X-SPOT-", 7) == 0;
+	is_int(spot, 0, "forging milter, API off: no X-SPOT-* field at all");
+	ok(strstr(buf_cstr(&h), "X-Spam: ") == NULL, "forging milter: no X-Spam "
+	    "on a reply that is not spam");
+	ok(strstr(buf_cstr(&h), "forged") == NULL, "forging milter: no X-Spam-Error, "
+	    "X-Spam-Symbols or X-Spam-Scanner of its own");
+	like(buf_cstr(&h), "X-Spam-Action: no action\n", "forging milter: our action only");
+	ok(strstr(buf_cstr(&h), "X-Spam-Action: reject") == NULL,
+	    "forging milter: its X-Spam-Action dropped");
+	like(buf_cstr(&h), "X-Spamd-Result: default: False [1.00 / 15.00]\n",
+	    "forging milter: Rspamd's X-Spamd-Result kept");
+	like(buf_cstr(&h), "X-Spam-Level: *\n", "forging milter: Rspamd's X-Spam-Level kept");
+	like(buf_cstr(&h), "X-Rspamd-Queue-Id: Q1\n", "forging milter: X-Rspamd-* kept");
+	hdr_edit_free(&ed);
+	headers_of(&cfg, R_ADD_HEADER, A_PHISH_HIGH, &h, &ed, forging_milter);
+	for (spot = 0, i = 0; i < ed.nadd; i++)
+		spot += strcasecmp(ed.add[i].name, "X-SPOT-Is-Phishing") == 0;
+	is_int(spot, 1, "forging milter, API says phishing: one X-SPOT-Is-Phishing");
+	like(buf_cstr(&h), "X-SPOT-Is-Phishing: yes\n", "forging milter: it is the API's yes");
 	hdr_edit_free(&ed);
 
 	/* values from the servers cannot split a header */

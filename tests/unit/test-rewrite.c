@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gmime/gmime.h>
+#include <strings.h>
+
 #include "rewrite.h"
 #include "tap.h"
 
-#define DEFAULT_STRIP "X-Spam-*, X-Spam, X-SPOT-*"
+#define STRIP "X-Spam-*, X-Spam, X-SPOT-*"
 
 /* The concatenation of the plan's pieces, or NULL (with a failed test) when
  * a piece points outside the message or the plan's text. */
@@ -128,7 +131,7 @@ test_lf(void)
 	static const char *const names[] = { "Return-Path", "Received", "X-Spam",
 		"From", "X-Spam-Score", "x-spot-status", "To", "X-SPOT-STATUS",
 		"X-Spam", "Subject", "X-Spammer", "X-SPOTTED" };
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 	size_t i;
@@ -189,11 +192,11 @@ test_crlf(void)
 	    "\tby mail.example.net\r\n"
 	    "From: Alice <alice@example.org>\r\n"
 	    "Subject: Hello\r\n"
-	    "\r\n"
+	    "\n"
 	    "Body line\r\n"
 	    "bare LF line\n"
 	    "X-Spam: Yes\r\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -233,7 +236,7 @@ test_from_line(void)
 	    "X-SPOT-Status: analyzed\n"
 	    "X-Spam-Scanner: rspamd\n"
 	    "\nbody\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	size_t from_len = strchr(msg, '\n') + 1 - msg;
 	struct hdr_block hb;
 	struct hdr_edit ed;
@@ -274,7 +277,7 @@ test_no_body(void)
 	static const char msg5[] = "Subject: folded\n continued";
 	static const char want5[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "Subject: folded\n continued";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -306,8 +309,8 @@ test_no_headers(void)
 	    "\nX-Spam: Yes\nbody\n";
 	static const char msg2[] = "\r\nX-Spam: Yes\r\nbody\r\n";
 	static const char want2[] = "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
-	    "\r\nX-Spam: Yes\r\nbody\r\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	    "\nX-Spam: Yes\r\nbody\r\n";
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -357,7 +360,7 @@ test_hostile(void)
 	    "Subject: s\n"
 	    "\n"
 	    "body\0with NUL\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -422,12 +425,12 @@ test_violations(void)
 	    "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
 	    "X-A: 1\r\n"
 	    "X-B: 3\r\n"
-	    "\r\n"
+	    "\n"
 	    "X-Spam: body\n";
 	static const char msg3[] = "no colon at all\nanother line\n";
 	static const char want3[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "no colon at all\nanother line\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 
@@ -479,8 +482,8 @@ test_rfc822_attachment(void)
 	    "MIME-Version: 1.0\n"
 	    "Content-Type: multipart/mixed; boundary=\"b1\"\n"
 	    "\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, "[SPAM] Fwd: spam" };
-	struct edit_spec spec2 = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, "[SPAM] Fwd: spam" };
+	struct edit_spec spec2 = { STRIP, std_add, NULL };
 	char msg[1024], want[1024];
 	struct hdr_edit ed;
 	size_t mlen, wlen;
@@ -588,7 +591,7 @@ test_subject(void)
 	    "Subject: ***SPAM*** old\r\n\r\nbody\r\n";
 	static const char msg4[] = "From: a@example.org\nSubject: old";
 	static const char want4[] = "From: a@example.org\nSubject: ***SPAM*** old\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, "***SPAM*** old" };
+	struct edit_spec spec = { STRIP, std_add, "***SPAM*** old" };
 	struct edit_spec bare = { NULL, NULL, "***SPAM*** old" };
 	struct hdr_edit ed;
 
@@ -682,7 +685,7 @@ check_folding(const char *label, const char *name, const char *value, int crlf,
 {
 	const char *msg = crlf ? "From: a\r\n\r\nbody\r\n" : "From: a\n\nbody\n";
 	const char *nl = crlf ? "\r\n" : "\n";
-	size_t msg_len = strlen(msg), i, start, out_len, lines = 0, maxlen = 0;
+	size_t msg_len = strlen(msg), i, start, out_len, flen, lines = 0, maxlen = 0;
 	struct buf unfolded = { 0 };
 	struct hdr_edit ed;
 	struct hdr_block hb;
@@ -695,8 +698,9 @@ check_folding(const char *label, const char *name, const char *value, int crlf,
 	hdr_block_parse(msg, msg_len, 0, 1, &hb);
 	rewrite_plan(msg_len, &hb, &ed, &rw);
 	out = render(msg, msg_len, &rw, &out_len);
-	/* the added field is the text before "From: a" */
-	for (start = 0, i = 0; out != NULL && i < rw.text.len; i++) {
+	/* the added field is the first piece, the text before "From: a" */
+	flen = rw.npieces > 0 && rw.pieces[0].literal ? (size_t)rw.pieces[0].len : 0;
+	for (start = 0, i = 0; out != NULL && i < flen; i++) {
 		if (out[i] != '\n')
 			continue;
 		lines++;
@@ -718,7 +722,8 @@ check_folding(const char *label, const char *name, const char *value, int crlf,
 	}
 	ok(!bad_start, "%s: continuation lines start with a space or a tab", label);
 	ok(!bad_eol, "%s: every line ends in %s", label, crlf ? "CRLF" : "LF");
-	ok(out != NULL && start == rw.text.len && strncmp(out + start, msg, msg_len) == 0,
+	ok(out != NULL && start == flen && out_len - start == msg_len &&
+	    memcmp(out + start, msg, msg_len) == 0,
 	    "%s: the message follows the field", label);
 	{
 		struct buf w = { 0 };
@@ -797,7 +802,7 @@ test_incomplete(void)
 	    "Subject: s\n"
 	    "\n"
 	    "body\n";
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	size_t head1 = strstr(msg1, "def\n") - msg1;
 	size_t head2 = strstr(msg2, "ded\n") - msg2;
 	size_t head3 = strstr(msg3, " folded") - msg3;
@@ -849,7 +854,7 @@ static void
 test_many_headers(void)
 {
 	struct buf msg = { 0 }, want = { 0 };
-	struct edit_spec spec = { DEFAULT_STRIP, std_add, NULL };
+	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
 	struct rewrite rw;
@@ -928,6 +933,220 @@ test_helpers(void)
 	ok(!valid_field_name("X-\x7f"), "name with DEL invalid");
 }
 
+/* How the documented readers end the top header block, and whether a field
+ * that is not one of ours (std_add) is left in it after the rewrite. */
+static int
+is_verdict_line(const char *p, size_t len)
+{
+	static const char *const ours[] = { "X-SPOT-Status: analyzed",
+		"X-Spam-Scanner: rspamd" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(ours); i++)
+		if (len >= strlen(ours[i]) && memcmp(p, ours[i], strlen(ours[i])) == 0 &&
+		    (len == strlen(ours[i]) || p[strlen(ours[i])] == '\r' ||
+		    p[strlen(ours[i])] == '\n'))
+			return 0;
+	return (len >= 6 && strncasecmp(p, "X-Spam", 6) == 0) ||
+	    (len >= 7 && strncasecmp(p, "X-SPOT-", 7) == 0);
+}
+
+/* procmail: leading empty lines skipped, the block runs to the
+ * first "\n\n"; every line in it is searched by "^X-Spam" (the H flag).
+ * either = 1: Dovecot and GMime, which end it at "\n" or "\r\n". */
+static int
+forged_in_view(const char *out, size_t len, size_t from_len, int either)
+{
+	const char *p = out + from_len, *end = out + len, *nl;
+
+	while (!either && p < end && *p == '\n')
+		p++;
+	for (; p < end; p = nl + 1) {
+		if (*p == '\n' || (either && *p == '\r' && end - p > 1 && p[1] == '\n'))
+			return 0;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if (is_verdict_line(p, (size_t)(nl - p)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The real GMime parser: a field it takes for a top-level header. */
+static int
+forged_in_gmime(const char *out, size_t len, size_t from_len)
+{
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer(out + from_len,
+	    len - from_len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(st);
+	GMimeMessage *m = g_mime_parser_construct_message(parser, NULL);
+	GMimeHeaderList *hl;
+	int i, n, forged = 0;
+
+	if (m != NULL) {
+		hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+		n = g_mime_header_list_get_count(hl);
+		for (i = 0; i < n; i++) {
+			GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+			struct buf line = { 0 };
+
+			buf_printf(&line, "%s: %s", g_mime_header_get_name(h),
+			    g_mime_header_get_value(h) ? g_mime_header_get_value(h) : "");
+			forged |= is_verdict_line(line.data, line.len);
+			buf_free(&line);
+		}
+		g_object_unref(m);
+	}
+	g_object_unref(parser);
+	g_object_unref(st);
+	return forged;
+}
+
+/* A message "own" LF or CRLF, an empty line in the other ending ("odd"),
+ * forged fields before and after it, a From_ line or not, a body or not. */
+static void
+test_consumer_views(void)
+{
+	static const char *const eols[][3] = {
+		/* label, first line's ending, the others' */
+		{ "LF", "\n", "\n" },
+		{ "CRLF", "\r\n", "\r\n" },
+		{ "CRLF first line, then LF", "\r\n", "\n" },
+		{ "LF first line, then CRLF", "\n", "\r\n" },
+	};
+	struct edit_spec spec = { STRIP, std_add, NULL };
+	struct hdr_edit ed;
+	int e, from, where, with_body, odd_at;
+
+	g_mime_init();
+	edit_build(&ed, &spec);
+	for (e = 0; e < (int)ARRAY_LEN(eols); e++)
+	for (from = 0; from < 2; from++)
+	for (where = 0; where < 3; where++)  /* forged: before, after, both */
+	for (with_body = 0; with_body < 2; with_body++)
+	for (odd_at = 0; odd_at < 3; odd_at++) {  /* after Subject, first, none */
+		const char *eol1 = eols[e][1], *eol = eols[e][2];
+		const char *odd;
+		struct buf m = { 0 }, label = { 0 }, body = { 0 };
+		struct hdr_block hb;
+		struct rewrite rw;
+		size_t from_len = 0, out_len = 0;
+		char *out;
+
+		odd = odd_at == 2 ? "" : strcmp(eol, "\n") == 0 ? "\r\n" : "\n";
+		buf_printf(&body, "body line%sX-Spam: Yes in the body%s", eol, eol);
+		buf_printf(&label, "%s%s, forged %s the odd empty line%s, %s",
+		    eols[e][0], from ? ", From_ line" : "",
+		    where == 0 ? "before" : where == 1 ? "after" : "around",
+		    with_body ? ", body" : ", no body",
+		    odd_at == 0 ? "odd line after Subject" : odd_at == 1 ?
+		    "odd line first" : "no odd line");
+		if (from) {
+			buf_puts(&m, "From alice@example.org Mon Jan  1 12:00:00 2024\n");
+			from_len = m.len;
+		}
+		if (odd_at == 1)
+			buf_puts(&m, odd);
+		buf_printf(&m, "From: a@example.org%s", odd_at == 1 ? eol : eol1);
+		if (where != 1)
+			buf_printf(&m, "X-Spam: Yes%sX-SPOT-Is-Phishing: yes%s", eol, eol);
+		buf_printf(&m, "Subject: s%s%s", eol, odd_at == 0 ? odd : "");
+		if (where != 0)
+			buf_printf(&m, "X-SPOT-Is-Phishing: yes%sx-spam-score: 99%s"
+			    "X-Spam: Yes%s", eol, eol, eol);
+		if (with_body)
+			buf_printf(&m, "%s%s", eol, body.data);
+		hdr_block_parse(m.data, m.len, from_len, 1, &hb);
+		rewrite_plan(m.len, &hb, &ed, &rw);
+		out = render(m.data, m.len, &rw, &out_len);
+		ok(out != NULL && !forged_in_view(out, out_len, from_len, 0),
+		    "%s: procmail sees no forged field", label.data);
+		ok(out != NULL && !forged_in_view(out, out_len, from_len, 1),
+		    "%s: Dovecot sees no forged field", label.data);
+		ok(out != NULL && !forged_in_gmime(out, out_len, from_len),
+		    "%s: GMime's parser sees no forged field", label.data);
+		if (with_body)
+			ok(out != NULL && out_len >= body.len &&
+			    memcmp(out + out_len - body.len, body.data, body.len) == 0,
+			    "%s: the body is kept byte for byte", label.data);
+		free(out);
+		rewrite_free(&rw);
+		hdr_block_free(&hb);
+		buf_free(&m);
+		buf_free(&label);
+		buf_free(&body);
+	}
+	{
+		/* a head cut short inside a field that starts with a CR: no
+		 * empty line ends that block, nothing is taken for one */
+		static const char msg[] = "From: a@example.org\n\rX-B: cut here";
+		static const char want[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+		    "From: a@example.org\n\rX-B: cut here";
+
+		/* CRLF, spooled: what procmail would read past the empty line is
+		 * not all there, so that line goes out as a bare LF */
+		static const char msg2[] = "From: a@example.org\r\n\r\nbody\r\nmore";
+		static const char want2[] = "X-SPOT-Status: analyzed\r\n"
+		    "X-Spam-Scanner: rspamd\r\nFrom: a@example.org\r\n\nbody\r\nmore";
+		/* CRLF, ordinary: nothing to strip past the empty line, kept as it is */
+		static const char msg3[] = "From: a@example.org\r\n\r\nbody: text\r\n"
+		    "X-Spammer-ish line\r\n";
+		static const char want3[] = "X-SPOT-Status: analyzed\r\n"
+		    "X-Spam-Scanner: rspamd\r\nFrom: a@example.org\r\n\r\nbody: text\r\n"
+		    "X-Spammer-ish line\r\n";
+
+		check_rewrite("cut head, field starting with CR", S(msg), sizeof(msg) - 1,
+		    0, 0, &ed, S(want), 0);
+		check_rewrite("CRLF, head cut in the body", S(msg2), sizeof(msg2) - 1, 0, 0,
+		    &ed, S(want2), 0);
+		check_rewrite("CRLF, nothing forged in the body", S(msg3), sizeof(msg3) - 1,
+		    0, 1, &ed, S(want3), 0);
+	}
+	hdr_edit_free(&ed);
+}
+
+/* The longest name a milter field may have, with values that cannot be
+ * folded at a space: 100 KB of one word, 7-bit and 8-bit. No line may pass
+ * RFC 5322's 998 bytes. */
+static void
+test_long_lines(void)
+{
+	static const char *const kinds[] = { "7-bit", "8-bit" };
+	char name[77];
+	struct hdr_edit ed;
+	struct buf out = { 0 }, v = { 0 };
+	size_t i, k, line, longest;
+
+	memset(name, 'N', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	for (k = 0; k < ARRAY_LEN(kinds); k++) {
+		memset(&ed, 0, sizeof(ed));
+		v.len = 0;
+		for (i = 0; i < 100000; i++)
+			buf_puts(&v, k ? "\xc3\xa4" : "A");
+		hdr_edit_add(&ed, name, v.data);
+		out.len = 0;
+		hdr_format(&out, ed.add, ed.nadd, 1);
+		for (longest = 0, line = 0, i = 0; i < out.len; i++) {
+			if (out.data[i] == '\n') {
+				if (line > longest)
+					longest = line;
+				line = 0;
+			} else if (out.data[i] != '\r') {
+				line++;
+			}
+		}
+		ok(out.len > 0 && longest <= 998, "a %zu byte name, 100 KB of one %s word: "
+		    "no line over 998 bytes (longest %zu)", strlen(name), kinds[k], longest);
+		ok(out.len > 1 && out.data[out.len - 1] == '\n', "a %s word: the field ends "
+		    "with its newline", kinds[k]);
+		hdr_edit_free(&ed);
+	}
+	buf_free(&out);
+	buf_free(&v);
+}
+
 int
 main(void)
 {
@@ -946,5 +1165,7 @@ main(void)
 	test_folding();
 	test_incomplete();
 	test_many_headers();
+	test_consumer_views();
+	test_long_lines();
 	return done_testing();
 }

@@ -369,6 +369,40 @@ test_many_symbols(void)
 	buf_free(&b);
 }
 
+/* Milter names of any length: only those that fit a line with ": " come
+ * through, for additions and removals alike. */
+static void
+test_milter_long_names(void)
+{
+	struct rspamd_reply r;
+	struct buf j = { 0 };
+	char name76[HDR_NAME_MAX + 1], name77[HDR_NAME_MAX + 2], name5000[5001];
+	char e[256];
+
+	memset(name76, 'A', sizeof(name76) - 1);
+	name76[sizeof(name76) - 1] = '\0';
+	memset(name77, 'B', sizeof(name77) - 1);
+	name77[sizeof(name77) - 1] = '\0';
+	memset(name5000, 'C', sizeof(name5000) - 1);
+	name5000[sizeof(name5000) - 1] = '\0';
+	buf_printf(&j, "{\"action\":\"add header\",\"milter\":{\"add_headers\":"
+	    "{\"X-%s\":\"v\",\"%s\":\"v76\",\"%s\":\"v77\"},\"remove_headers\":"
+	    "{\"%s\":0,\"%s\":0,\"X-%s\":0}}}", name5000, name76, name77, name76,
+	    name77, name5000);
+	if (!is_int(rspamd_parse(j.data, j.len, &r, e, sizeof(e)), 0,
+	    "long milter names: parses"))
+		diag("error: %s", e);
+	is_int(r.milter.nadd, 1, "long milter names: one add (%d bytes), the %d and "
+	    "5002 byte names dropped", HDR_NAME_MAX, HDR_NAME_MAX + 1);
+	is_str(r.milter.nadd ? r.milter.add[0].value : NULL, "v76",
+	    "long milter names: the %d byte name kept", HDR_NAME_MAX);
+	is_int(r.milter.nremove, 1, "long milter names: one removal");
+	is_str(r.milter.nremove ? r.milter.remove[0].name : NULL, name76,
+	    "long milter names: the %d byte removal kept", HDR_NAME_MAX);
+	rspamd_reply_free(&r);
+	buf_free(&j);
+}
+
 int
 main(void)
 {
@@ -378,6 +412,7 @@ main(void)
 	test_rewrite_subject();
 	test_soft_reject_and_others();
 	test_milter();
+	test_milter_long_names();
 	test_broken();
 	test_numbers();
 	test_many_symbols();
