@@ -36,6 +36,10 @@ skipped() {
 	skip "$1" "$2"
 	row "$1" "skipped: $2"
 }
+skipped_wrapped() {
+	skip_wrapped "$1" "$2"
+	row "$1" "skipped: $2"
+}
 
 # in_dir NAME FSIZE -- ARGS...: sd_run NAME in the fresh directory $T/cwd-NAME (where a core
 # file would go, core_pattern permitting) with core dumps allowed and `ulimit -f FSIZE`
@@ -107,22 +111,29 @@ result "the LDA gets the caller's core limit (unlimited) and neither SIGPIPE nor
 	"$(cat "$T/l1.res"); LDA: core $core_lda, SigIgn $ign"
 
 # ---- memory once the requests are done
+# The password comes from a config file here: an AddressSanitizer build keeps a copy of the
+# environment of its own (read from /proc/self/environ at start-up). Wiping the environment is
+# checked below, through /proc/PID/environ.
+printf 'rspamd_password = %s\nstate_dir = %s\n' "$PW" "$T/state" >"$T/pw.conf"
+SDPW=(--log stderr -c "$T/pw.conf")
 if wrapped; then
-	skipped "filter mode, writing the message out: neither secret in memory" "under $SPOT_TEST_WRAPPER"
+	skipped_wrapped "filter mode, writing the message out: neither secret in memory" "the wrapper's memory is read"
 else
-	got=$(SPOT_DELIVER_RSPAMD_PASSWORD=$PW "$PY" "$FAULTS/memscan.py" --stdin "$MSG" --stderr "$T/m1.err" \
-		--needle "$KEY" --needle "$PW" -- "$BIN" "${SD[@]}" --rspamd-url "$BAD/good/m1" "${api[@]}")
+	got=$("$PY" "$FAULTS/memscan.py" --stdin "$MSG" --stderr "$T/m1.err" --needle "$KEY" --needle "$PW" \
+		-- "$BIN" "${SDPW[@]}" --rspamd-url "$BAD/good/m1" "${api[@]}")
 	result "filter mode, blocked writing the message out: neither the API key nor the password anywhere in memory (/proc/PID/mem)" \
 		"$([ "$got" = "blocked 0 0" ]; echo $?)" "memscan (key, password): $got" "$(cat "$T/m1.err")"
 fi
-if wrapped || ! command -v strace >/dev/null; then
-	skipped "SIGQUIT at the LDA's execve: the core holds neither secret" "no strace, or under a wrapper"
+if wrapped; then
+	skipped_wrapped "SIGQUIT at the LDA's execve: the core holds neither secret" "the wrapper execs the LDA"
+elif ! command -v strace >/dev/null; then
+	skipped "SIGQUIT at the LDA's execve: the core holds neither secret" "strace is not installed"
 else
 	mkdir -p "$T/cwd-x1"
 	{ (
 		cd "$T/cwd-x1" && ulimit -c unlimited 2>/dev/null
-		SPOT_DELIVER_RSPAMD_PASSWORD=$PW exec strace -qq -o "$T/x1.strace" -e trace=execve \
-			-e inject=execve:signal=SIGQUIT:error=ENOENT:when=1 "$BIN" "${SD[@]}" \
+		exec strace -qq -o "$T/x1.strace" -e trace=execve \
+			-e inject=execve:signal=SIGQUIT:error=ENOENT:when=1 "$BIN" "${SDPW[@]}" \
 			--rspamd-url "$BAD/good/x1" "${api[@]}" -- "$LDA" "$T/x1.cap" <"$HAM" >"$T/x1.out" 2>"$T/x1.err"
 	); } 2>/dev/null
 	core=$(find "$T/cwd-x1" -maxdepth 1 -name 'core*' | head -n 1)
