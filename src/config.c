@@ -475,7 +475,7 @@ static int
 read_key_file(struct config *cfg, char *err, size_t errlen, char *warn,
     size_t warnlen)
 {
-	char key[4096];
+	char key[4096], c;
 	struct stat st;
 	size_t n = 0;
 	ssize_t r;
@@ -501,6 +501,11 @@ read_key_file(struct config *cfg, char *err, size_t errlen, char *warn,
 		n += (size_t)r;
 	}
 	key[n] = '\0';
+	if (n == sizeof(key) - 1 && read(fd, &c, 1) == 1) {
+		snprintf(err, errlen, "api_key_file %s is longer than %zu bytes",
+		    cfg->api_key_file, sizeof(key) - 1);
+		goto out;
+	}
 	if (memchr(key, '\0', n) != NULL) {
 		snprintf(err, errlen, "api_key_file %s holds a NUL byte",
 		    cfg->api_key_file);

@@ -789,6 +789,25 @@ test_secret_chars(void)
 	config_free(&c);
 	unlink(path);
 
+	/* a longer key would be cut short as well */
+	{
+		static char big[4097];
+
+		memset(big, 'k', sizeof(big) - 1);
+		write_file(path, sizeof(path), "keybig", big, 0600);
+		is_int(finish_with(&c, "api_key_file", path, err, warn), -1,
+		    "a key file of 4096 bytes is refused");
+		like(err, "longer than 4095 bytes", "key file too long: the error says so");
+		config_free(&c);
+		big[4095] = '\0';
+		write_file(path, sizeof(path), "keybig", big, 0600);
+		is_int(finish_with(&c, "api_key_file", path, err, warn), 0,
+		    "a key of 4095 bytes is read");
+		is_int(c.api_key ? strlen(c.api_key) : 0, 4095, "the 4095-byte key is whole");
+		config_free(&c);
+		unlink(path);
+	}
+
 	snprintf(path, sizeof(path), "%s/nul.conf", tmpdir);
 	{
 		FILE *fp = fopen(path, "w");
