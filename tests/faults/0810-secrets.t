@@ -13,7 +13,7 @@ analysis_timeout_ms=0 connect_timeout_ms=86400001 poll_interval_ms=9 max_errors=
 max_errors=1000001 error_time=0 error_time=86401 dead_time=0 dead_time=86401
 phishing_min_confidence=1.5"
 SPELLINGS="SPOT_DELIVER_RSPAMD_PASSWORD SPOT_DELIVER_Rspamd_Password SPOT_DELIVER_rspamd_password"
-plan $((21 + $(wc -w <<<"$LIMITS") + $(wc -w <<<"$SPELLINGS")))
+plan $((22 + $(wc -w <<<"$LIMITS") + $(wc -w <<<"$SPELLINGS")))
 
 start_bad
 KEY=Secr3t-Key-$$-$RANDOM
@@ -118,11 +118,19 @@ printf 'rspamd_password = %s\nstate_dir = %s\n' "$PW" "$T/state" >"$T/pw.conf"
 SDPW=(--log stderr -c "$T/pw.conf")
 if wrapped; then
 	skipped_wrapped "filter mode, writing the message out: neither secret in memory" "the wrapper's memory is read"
+	skipped_wrapped "the same after the polls of an accepted job" "the wrapper's memory is read"
 else
 	got=$("$PY" "$FAULTS/memscan.py" --stdin "$MSG" --stderr "$T/m1.err" --needle "$KEY" --needle "$PW" \
 		-- "$BIN" "${SDPW[@]}" --rspamd-url "$BAD/good/m1" "${api[@]}")
 	result "filter mode, blocked writing the message out: neither the API key nor the password anywhere in memory (/proc/PID/mem)" \
 		"$([ "$got" = "blocked 0 0" ]; echo $?)" "memscan (key, password): $got" "$(cat "$T/m1.err")"
+	# the API accepts (202) and every poll, each with the key, gets 503 until the deadline
+	got=$("$PY" "$FAULTS/memscan.py" --stdin "$MSG" --stderr "$T/m2.err" --needle "$KEY" --needle "$PW" \
+		-- "$BIN" "${SDPW[@]}" --rspamd-url "$BAD/good/m2" --api-url "$BAD/accepted/m2" --api-key-file "$T/key" \
+		-o poll_interval_ms=20 --analysis-timeout-ms 400)
+	polls=$(grep -c '^GET /accepted/' "$BAD_REC")
+	result "the same after $polls polls of an accepted job: neither secret anywhere in memory" \
+		"$([ "$got" = "blocked 0 0" ] && [ "$polls" -ge 3 ]; echo $?)" "memscan (key, password): $got" "$(cat "$T/m2.err")"
 fi
 if wrapped; then
 	skipped_wrapped "SIGQUIT at the LDA's execve: the core holds neither secret" "the wrapper execs the LDA"
