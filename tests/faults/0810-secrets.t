@@ -105,7 +105,7 @@ in_dir l1 unlimited -- "${SD[@]}" --rspamd-url "$BAD/good/l1" "${api[@]}" -- "$L
 core_lda=$(sed -n 's/^core //p' "$T/l1.cap.limits" 2>/dev/null)
 ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "$T/l1.cap.limits" 2>/dev/null)
 # SIGPIPE is 13, SIGXFSZ 25: bits 12 and 24 of the mask
-ign_bad=$(( ${ign:+0x$ign} & ((1 << 12) | (1 << 24)) ))
+ign_bad=$(( 0x${ign:-0} & ((1 << 12) | (1 << 24)) ))
 result "the LDA gets the caller's core limit (unlimited) and neither SIGPIPE nor SIGXFSZ ignored" \
 	"$([ "$R_KIND $R_CODE" = "exit 0" ] && [ "$core_lda" = unlimited ] && [ -n "$ign" ] && [ "$ign_bad" = 0 ]; echo $?)" \
 	"$(cat "$T/l1.res"); LDA: core $core_lda, SigIgn $ign"
