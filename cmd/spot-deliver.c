@@ -15,6 +15,7 @@
 
 #include "age.h"
 #include "config.h"
+#include "corelimit.h"
 #include "envelope.h"
 #include "log.h"
 #include "run.h"
@@ -329,6 +330,9 @@ set_signals(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* a write beyond RLIMIT_FSIZE fails with EFBIG (and defers) instead
+	 * of killing us */
+	sigaction(SIGXFSZ, &sa, NULL);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
@@ -440,6 +444,7 @@ main(int argc, char **argv)
 	char warn[CONFIG_ERR_SIZE] = "";
 	int rc = EX_OK, tool;
 
+	core_limit_drop();
 	c.stdout_closed = open_std_fds();
 	set_signals();
 	config_init(&cfg);
@@ -450,8 +455,7 @@ main(int argc, char **argv)
 			snprintf(c.error, sizeof(c.error), "--handoff takes no delivery "
 			    "agent, but \"%s\" was given (several recipients? use "
 			    "--recipient=${recipient} or a recipient limit of 1)", c.lda[0]);
-		config_protect_secrets(&cfg);
-		config_scrub_env();
+		config_scrub_env(environ);
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
 		tool = c.check_config || c.stats || c.selftest;
 		log_open(tool ? LOG_SINK_STDERR : cfg.log);

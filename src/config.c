@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "skip.h"
 #include "upstream.h"
@@ -26,6 +27,7 @@ struct key {
 	size_t offset;
 	const char *def;
 	const char *const *choices; /* T_ENUM: the index is the stored value */
+	uint64_t min, max;          /* T_MS, T_COUNT, T_SIZE: the range allowed */
 };
 
 static const char *const mode_names[] = { "blocking", "tag-only", NULL };
@@ -33,22 +35,30 @@ static const char *const on_timeout_names[] = { "allow", "block", NULL };
 static const char *const phishing_names[] = { "tag", "defer", "reject", NULL };
 static const char *const log_names[] = { "syslog", "stderr", "none", NULL };
 
-#define K(name, type, def) { #name, type, offsetof(struct config, name), def, NULL }
-#define E(name, def, choices) { #name, T_ENUM, offsetof(struct config, name), def, choices }
+#define K(name, type, def) { #name, type, offsetof(struct config, name), def, NULL, 0, 0 }
+#define E(name, def, choices) { #name, T_ENUM, offsetof(struct config, name), def, choices, 0, 0 }
+/* A number outside its range would make every delivery fail or hang (a
+ * max_size of 0 bounces all mail): a configuration error, not a value. */
+#define N(name, type, def, min, max) \
+	{ #name, type, offsetof(struct config, name), def, NULL, min, max }
+#define KB 1024ULL
+#define MB (1024ULL * KB)
+#define GB (1024ULL * MB)
+#define DAY_MS (24ULL * 3600 * 1000)
 
 static const struct key keys[] = {
 	K(rspamd, T_BOOL, "yes"),
 	K(rspamd_url, T_STRING, "http://127.0.0.1:11333"),
 	K(rspamd_password, T_SECRET, ""),
-	K(timeout_ms, T_MS, "5000"),
-	K(connect_timeout_ms, T_MS, "1000"),
+	N(timeout_ms, T_MS, "5000", 1, DAY_MS),
+	N(connect_timeout_ms, T_MS, "1000", 1, DAY_MS),
 	E(mode, "blocking", mode_names),
 	E(on_timeout, "allow", on_timeout_names),
 	K(defer_max_age, T_DURATION, "0"),
 	K(api_url, T_STRING, ""),
 	K(api_key_file, T_STRING, ""),
-	K(analysis_timeout_ms, T_MS, "10000"),
-	K(poll_interval_ms, T_MS, "500"),
+	N(analysis_timeout_ms, T_MS, "10000", 1, DAY_MS),
+	N(poll_interval_ms, T_MS, "500", 10, DAY_MS),
 	E(phishing_action, "tag", phishing_names),
 	K(phishing_min_confidence, T_DOUBLE, "0.0"),
 	K(api_ca_file, T_STRING, ""),
@@ -57,23 +67,25 @@ static const struct key keys[] = {
 	K(spam_lda_args, T_STRING, ""),
 	K(phishing_lda_args, T_STRING, ""),
 	K(unscanned_lda_args, T_STRING, ""),
-	K(scan_max_size, T_SIZE, "20M"),
-	K(max_size, T_SIZE, "512M"),
-	K(spool_threshold, T_SIZE, "1M"),
+	N(scan_max_size, T_SIZE, "20M", KB, 4 * GB),
+	N(max_size, T_SIZE, "512M", 64 * KB, 64 * GB),
+	N(spool_threshold, T_SIZE, "1M", 64 * KB, GB),
 	K(spool_dir, T_STRING, ""),
 	K(strip_headers, T_STRING, "X-Spam*, X-Rspamd-*, X-SPOT-*, X-Virus-Scanned, "
 	    "X-Virus-Status, X-Amavis-*, X-Bogosity, X-DSPAM-*, X-CRM114-*"),
 	K(reject_message, T_STRING, ""),
 	E(log, "syslog", log_names),
 	K(state_dir, T_STRING, "/var/lib/spot-deliver"),
-	K(max_errors, T_COUNT, "10"),
-	K(error_time, T_COUNT, "10"),
-	K(dead_time, T_COUNT, "300"),
+	N(max_errors, T_COUNT, "10", 1, 1000000),
+	N(error_time, T_COUNT, "10", 1, 86400),
+	N(dead_time, T_COUNT, "300", 1, 86400),
 	K(skip_networks, T_STRING, ""),
 	K(skip_senders, T_STRING, ""),
 	K(skip_recipients, T_STRING, ""),
 	K(scan_recipients, T_STRING, ""),
 };
+
+_Static_assert(ARRAY_LEN(keys) <= 64, "struct config's set_keys has 64 bits");
 
 static const struct key *
 key_find(const char *name)
@@ -84,6 +96,13 @@ key_find(const char *name)
 		if (strcmp(keys[i].name, name) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+static void
+wipe(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
 }
 
 static int
@@ -193,21 +212,75 @@ describe_choices(char *dst, size_t n, const char *const *choices)
 	}
 }
 
-int
-config_set(struct config *cfg, const char *name, const char *value, char *err,
+/* A size as the admin would write it: 64K, 1G, or bytes. */
+static void
+size_text(char *dst, size_t n, uint64_t v)
+{
+	if (v != 0 && v % GB == 0)
+		snprintf(dst, n, "%lluG", (unsigned long long)(v / GB));
+	else if (v != 0 && v % MB == 0)
+		snprintf(dst, n, "%lluM", (unsigned long long)(v / MB));
+	else if (v != 0 && v % KB == 0)
+		snprintf(dst, n, "%lluK", (unsigned long long)(v / KB));
+	else
+		snprintf(dst, n, "%llu", (unsigned long long)v);
+}
+
+/* A secret goes into a request header as it is: a control character would
+ * split the header or cut it short. */
+static int
+has_control_char(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
+set_number(const struct key *k, char *field, const char *value, char *err,
     size_t errlen)
 {
-	const struct key *k = key_find(name);
-	char *field;
+	char lo[32], hi[32];
+	uint64_t u;
+
+	if (parse_uint(value, k->max, &u, k->type == T_SIZE) == 0 && u >= k->min) {
+		if (k->type == T_SIZE)
+			*(uint64_t *)field = u;
+		else
+			*(unsigned *)field = (unsigned)u;
+		return 0;
+	}
+	switch (k->type) {
+	case T_MS:
+		snprintf(err, errlen, "%s: \"%s\" is not a number of milliseconds "
+		    "between %llu and %llu", k->name, value,
+		    (unsigned long long)k->min, (unsigned long long)k->max);
+		break;
+	case T_SIZE:
+		size_text(lo, sizeof(lo), k->min);
+		size_text(hi, sizeof(hi), k->max);
+		snprintf(err, errlen, "%s: \"%s\" is not a size between %s and %s "
+		    "(bytes, or with K, M or G)", k->name, value, lo, hi);
+		break;
+	default:
+		snprintf(err, errlen, "%s: \"%s\" is not a whole number between "
+		    "%llu and %llu", k->name, value, (unsigned long long)k->min,
+		    (unsigned long long)k->max);
+		break;
+	}
+	return -1;
+}
+
+static int
+set_value(const struct key *k, char *field, const char *value, char *err,
+    size_t errlen)
+{
+	const char *name = k->name;
 	uint64_t u;
 	double d;
 	char *end, choices[128];
 
-	if (k == NULL) {
-		snprintf(err, errlen, "unknown key \"%s\"", name);
-		return -1;
-	}
-	field = (char *)cfg + k->offset;
 	switch (k->type) {
 	case T_BOOL:
 		if (parse_bool(value, (int *)field) == 0)
@@ -215,29 +288,9 @@ config_set(struct config *cfg, const char *name, const char *value, char *err,
 		snprintf(err, errlen, "%s: \"%s\" is not yes or no", name, value);
 		return -1;
 	case T_MS:
-		if (parse_uint(value, 24U * 3600 * 1000, &u, 0) == 0 && u > 0) {
-			*(unsigned *)field = (unsigned)u;
-			return 0;
-		}
-		snprintf(err, errlen, "%s: \"%s\" is not a number of milliseconds "
-		    "between 1 and 86400000", name, value);
-		return -1;
 	case T_COUNT:
-		if (parse_uint(value, 1000000000, &u, 0) == 0 && u > 0) {
-			*(unsigned *)field = (unsigned)u;
-			return 0;
-		}
-		snprintf(err, errlen, "%s: \"%s\" is not a whole number between 1 "
-		    "and 1000000000", name, value);
-		return -1;
 	case T_SIZE:
-		if (parse_uint(value, UINT64_MAX, &u, 1) == 0) {
-			*(uint64_t *)field = u;
-			return 0;
-		}
-		snprintf(err, errlen, "%s: \"%s\" is not a size (bytes, or with "
-		    "K, M or G)", name, value);
-		return -1;
+		return set_number(k, field, value, err, errlen);
 	case T_DURATION:
 		if (parse_duration(value, CONFIG_MAX_DURATION, &u) == 0) {
 			*(unsigned *)field = (unsigned)u;
@@ -265,12 +318,38 @@ config_set(struct config *cfg, const char *name, const char *value, char *err,
 		    choices);
 		return -1;
 	case T_STRING:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
 	case T_SECRET:
+		if (has_control_char(value)) {
+			/* the value itself is never echoed */
+			snprintf(err, errlen, "%s contains a control character (CR, "
+			    "LF, TAB...)", name);
+			return -1;
+		}
+		wipe(*(char **)field);
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return 0;
 	}
 	return -1;
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value, char *err,
+    size_t errlen)
+{
+	const struct key *k = key_find(name);
+
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown key \"%s\"", name);
+		return -1;
+	}
+	if (set_value(k, (char *)cfg + k->offset, value, err, errlen) != 0)
+		return -1;
+	cfg->set_keys |= 1ULL << (k - keys);
+	return 0;
 }
 
 int
@@ -291,13 +370,7 @@ config_init(struct config *cfg)
 	for (i = 0; i < ARRAY_LEN(keys); i++)
 		if (config_set(cfg, keys[i].name, keys[i].def, err, sizeof(err)) != 0)
 			abort(); /* a bad built-in default is a programming error */
-}
-
-static void
-wipe(char *s)
-{
-	if (s != NULL)
-		explicit_bzero(s, strlen(s));
+	cfg->set_keys = 0;
 }
 
 void
@@ -332,15 +405,37 @@ trim(char *s)
 	return s;
 }
 
+/* Reads one line without its newline into line (size bytes, NUL added):
+ * 1, 0 at the end of the file, -1 for a line of size - 1 bytes or more. A
+ * NUL byte is kept, so that the caller can refuse it. */
+static int
+read_line(FILE *fp, char *line, size_t size, size_t *len)
+{
+	size_t n = 0;
+	int c;
+
+	while ((c = getc(fp)) != EOF && c != '\n') {
+		if (n + 2 >= size)
+			return -1;
+		line[n++] = (char)c;
+	}
+	line[n] = '\0';
+	*len = n;
+	return c == EOF && n == 0 ? 0 : 1;
+}
+
 int
 config_load_file(struct config *cfg, const char *path, int must_exist,
     char *err, size_t errlen)
 {
-	char line[4096], sub[CONFIG_ERR_SIZE];
+	/* the file may hold rspamd_password: stdio buffers it here, not on
+	 * the heap, and both buffers are wiped */
+	char iobuf[4096], line[4096], sub[CONFIG_ERR_SIZE];
 	char *key, *value, *eq;
 	unsigned lineno = 0;
+	size_t len;
 	FILE *fp;
-	int rc = 0;
+	int rc = 0, r;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT && !must_exist)
@@ -348,10 +443,16 @@ config_load_file(struct config *cfg, const char *path, int must_exist,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
+	while ((r = read_line(fp, line, sizeof(line), &len)) != 0) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(fp)) {
+		if (r < 0) {
 			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		if (memchr(line, '\0', len) != NULL) {
+			snprintf(err, errlen, "%s:%u: NUL byte", path, lineno);
 			rc = -1;
 			break;
 		}
@@ -379,6 +480,7 @@ config_load_file(struct config *cfg, const char *path, int must_exist,
 	}
 	fclose(fp);
 	explicit_bzero(line, sizeof(line));
+	explicit_bzero(iobuf, sizeof(iobuf));
 	return rc;
 }
 
@@ -410,33 +512,58 @@ config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
 	return 0;
 }
 
+/* read(2), not stdio: a FILE buffer would leave a copy of the key on the
+ * heap. */
 static int
 read_key_file(struct config *cfg, char *err, size_t errlen, char *warn,
     size_t warnlen)
 {
-	char key[4096];
+	char key[4096], c;
 	struct stat st;
-	size_t n;
-	FILE *fp;
+	size_t n = 0;
+	ssize_t r;
+	int fd, rc = -1;
 
-	if ((fp = fopen(cfg->api_key_file, "r")) == NULL) {
+	if ((fd = open(cfg->api_key_file, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "api_key_file %s: %s", cfg->api_key_file,
 		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
 		snprintf(warn, warnlen, "api_key_file %s is readable by group or "
 		    "others (chmod 600 it)", cfg->api_key_file);
-	n = fread(key, 1, sizeof(key) - 1, fp);
-	fclose(fp);
+	while (n < sizeof(key) - 1 &&
+	    (r = read(fd, key + n, sizeof(key) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "api_key_file %s: %s", cfg->api_key_file,
+			    strerror(errno));
+			goto out;
+		}
+		n += (size_t)r;
+	}
 	key[n] = '\0';
+	if (n == sizeof(key) - 1 && read(fd, &c, 1) == 1) {
+		snprintf(err, errlen, "api_key_file %s is longer than %zu bytes",
+		    cfg->api_key_file, sizeof(key) - 1);
+		goto out;
+	}
+	if (memchr(key, '\0', n) != NULL) {
+		snprintf(err, errlen, "api_key_file %s holds a NUL byte",
+		    cfg->api_key_file);
+		goto out;
+	}
 	cfg->api_key = xstrdup(trim(key));
-	explicit_bzero(key, sizeof(key));
 	if (*cfg->api_key == '\0') {
 		snprintf(err, errlen, "api_key_file %s is empty", cfg->api_key_file);
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	close(fd);
+	explicit_bzero(key, sizeof(key));
+	return rc;
 }
 
 static int
@@ -490,6 +617,34 @@ warn_defer_max_age(const struct config *cfg, char *warn, size_t warnlen)
 		    "before it is delivered unscanned");
 }
 
+static int
+was_set(const struct config *cfg, const char *name)
+{
+	return (cfg->set_keys >> (key_find(name) - keys)) & 1;
+}
+
+/* A connect deadline longer than the whole request's is a typo; the
+ * default one is simply cut short by a smaller timeout. */
+static int
+check_connect_timeout(const struct config *cfg, char *err, size_t errlen)
+{
+	unsigned c = cfg->connect_timeout_ms;
+
+	if (!was_set(cfg, "connect_timeout_ms"))
+		return 0;
+	if (cfg->rspamd && c > cfg->timeout_ms) {
+		snprintf(err, errlen, "connect_timeout_ms (%u) is longer than "
+		    "timeout_ms (%u)", c, cfg->timeout_ms);
+		return -1;
+	}
+	if (*cfg->api_url != '\0' && c > cfg->analysis_timeout_ms) {
+		snprintf(err, errlen, "connect_timeout_ms (%u) is longer than "
+		    "analysis_timeout_ms (%u)", c, cfg->analysis_timeout_ms);
+		return -1;
+	}
+	return 0;
+}
+
 int
 config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
     size_t warnlen)
@@ -521,12 +676,8 @@ config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
 	    check_upstreams("rspamd_url", cfg->rspamd_url, cfg->rspamd, err, errlen) != 0 ||
 	    check_upstreams("api_url", cfg->api_url, 0, err, errlen) != 0)
 		return -1;
-	if (cfg->spool_threshold < 64 * 1024) {
-		snprintf(err, errlen, "spool_threshold must be at least 64K");
-		return -1;
-	}
 	warn_defer_max_age(cfg, warn, warnlen);
-	return 0;
+	return check_connect_timeout(cfg, err, errlen);
 }
 
 void
@@ -573,43 +724,49 @@ config_dump(const struct config *cfg, FILE *fp)
 	fprintf(fp, "# api key: %s\n", cfg->api_key ? "set (masked)" : "none");
 }
 
-void
-config_scrub_env(void)
+/* Whether the variable NAME=... is one the loaders read a secret from, in
+ * any spelling: config_load_env() accepts any case after the prefix. */
+static int
+secret_variable(const char *var)
 {
-	char name[64];
-	size_t i, j;
+	static const char prefix[] = "SPOT_DELIVER_";
+	size_t i, n = strcspn(var, "=");
 
-	unsetenv("SPOT_API_KEY");
-	for (i = 0; i < ARRAY_LEN(keys); i++) {
-		if (keys[i].type != T_SECRET)
+	if (n == sizeof("SPOT_API_KEY") - 1 &&
+	    strncasecmp(var, "SPOT_API_KEY", n) == 0)
+		return 1;
+	if (n <= sizeof(prefix) - 1 ||
+	    strncasecmp(var, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	var += sizeof(prefix) - 1;
+	n -= sizeof(prefix) - 1;
+	for (i = 0; i < ARRAY_LEN(keys); i++)
+		if (keys[i].type == T_SECRET && strlen(keys[i].name) == n &&
+		    strncasecmp(var, keys[i].name, n) == 0)
+			return 1;
+	return 0;
+}
+
+void
+config_scrub_env(char **envp)
+{
+	char **src, **dst = envp;
+
+	for (src = envp; *src != NULL; src++) {
+		if (secret_variable(*src)) {
+			/* /proc/PID/environ and a core show these bytes */
+			wipe(*src + strcspn(*src, "="));
 			continue;
-		snprintf(name, sizeof(name), "SPOT_DELIVER_%s", keys[i].name);
-		for (j = sizeof("SPOT_DELIVER_") - 1; name[j] != '\0'; j++)
-			name[j] = (char)toupper((unsigned char)name[j]);
-		unsetenv(name);
+		}
+		*dst++ = *src;
 	}
-}
-
-static struct rlimit saved_core;
-static int core_limited;
-
-void
-config_protect_secrets(const struct config *cfg)
-{
-	struct rlimit none = { 0, 0 };
-
-	if (cfg->api_key == NULL && *cfg->rspamd_password == '\0')
-		return;
-	if (getrlimit(RLIMIT_CORE, &saved_core) != 0)
-		return;
-	none.rlim_max = saved_core.rlim_max;
-	core_limited = setrlimit(RLIMIT_CORE, &none) == 0;
+	*dst = NULL;
 }
 
 void
-config_restore_core_limit(void)
+config_wipe_secrets(const struct config *cfg)
 {
-	if (core_limited)
-		setrlimit(RLIMIT_CORE, &saved_core);
-	core_limited = 0;
+	/* the pointers stay: both are empty strings from here on */
+	wipe(cfg->api_key);
+	wipe(cfg->rspamd_password);
 }

@@ -53,6 +53,9 @@ struct config {
 
 	/* Not a key: read from api_key_file or SPOT_API_KEY. */
 	char *api_key;
+	/* Which keys were given (file, environment, command line): bit i is
+	 * the i-th key of config.c's table. */
+	uint64_t set_keys;
 };
 
 #define CONFIG_DEFAULT_FILE "/etc/spot-deliver.conf"
@@ -78,12 +81,14 @@ int config_load_env(struct config *cfg, char *const *envp, char *err,
 int config_finish(struct config *cfg, char *err, size_t errlen,
     char *warn, size_t warnlen);
 
-/* No core dump may hold the API key: RLIMIT_CORE is 0 while it is in
- * memory, and back to what it was just before the LDA replaces us. */
-void config_protect_secrets(const struct config *cfg);
-/* Removes the secrets from the environment the LDA will inherit. */
-void config_scrub_env(void);
-void config_restore_core_limit(void);
+/* Removes every variable a secret can be read from (SPOT_API_KEY and
+ * SPOT_DELIVER_RSPAMD_PASSWORD, in any letter case) from envp, environ for
+ * the LDA, and wipes their values in place. */
+void config_scrub_env(char **envp);
+/* Once the last request is sent: the API key and rspamd_password are wiped
+ * in place (they become empty strings), so that no copy of the process
+ * memory made later (the copy for the LDA, a core) holds them. */
+void config_wipe_secrets(const struct config *cfg);
 
 /* Prints every key = value, secrets masked. */
 void config_dump(const struct config *cfg, FILE *fp);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "corelimit.h"
 #include "util.h"
 
 int
@@ -110,7 +111,7 @@ void
 deliver_exec(const struct rewrite *rw, const struct msg *m, char *const argv[],
     const char *spool_dir, char *err, size_t errlen)
 {
-	int fd;
+	int fd, saved;
 
 	if ((fd = copy_for_lda(rw, m, spool_dir)) < 0) {
 		snprintf(err, errlen, "cannot copy the message for %s: %s", argv[0],
@@ -124,10 +125,16 @@ deliver_exec(const struct rewrite *rw, const struct msg *m, char *const argv[],
 	}
 	close(fd);
 	/* An ignored signal stays ignored across execve(2): give the LDA the
-	 * SIGPIPE it expects. */
+	 * SIGPIPE and SIGXFSZ it expects. */
 	signal(SIGPIPE, SIG_DFL);
+	signal(SIGXFSZ, SIG_DFL);
+	core_limit_restore();
 	exec_program(argv);
-	snprintf(err, errlen, "cannot execute %s: %s", argv[0], strerror(errno));
+	saved = errno;
+	core_limit_drop();
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
+	snprintf(err, errlen, "cannot execute %s: %s", argv[0], strerror(saved));
 }
 
 int

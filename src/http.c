@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,33 @@ on_read(char *p, size_t size, size_t n, void *arg)
 	return (size_t)got;
 }
 
+/* libcurl copies our headers (the API key, the Rspamd password) into
+ * buffers of its own and frees them as they are: its allocator wipes every
+ * block it gives back, so that freed memory holds no secret. */
+static void
+wipe_free(void *p)
+{
+	if (p != NULL)
+		explicit_bzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *
+wipe_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	if ((q = malloc(n != 0 ? n : 1)) == NULL)
+		return NULL;
+	old = malloc_usable_size(p);
+	memcpy(q, p, old < n ? old : n);
+	wipe_free(p);
+	return q;
+}
+
 void
 http_global_init(const struct config *cfg)
 {
@@ -68,7 +96,8 @@ http_global_init(const struct config *cfg)
 
 	/* Initialising TLS costs more than a whole scan of a small message:
 	 * only when an https URL is configured. */
-	curl_global_init(need_tls ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING);
+	curl_global_init_mem(need_tls ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING,
+	    malloc, wipe_free, wipe_realloc, strdup, calloc);
 }
 
 void

@@ -200,7 +200,6 @@ deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
 		}
 	} else {
 		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, d));
-		config_restore_core_limit();
 		deliver_exec(rw, m, argv, o->cfg->spool_dir, err, sizeof(err));
 		lda_argv_free(argv);
 	}
@@ -250,6 +249,13 @@ run(const struct run_opts *o, struct run_result *res)
 		age_of(cfg, &o->env, m.head, &hb, m.size, !o->check,
 		    (int64_t)time(NULL), &age);
 	decide(cfg, &sr, age.seconds, &d);
+	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
+		p = scan_params_of(o, &m, idem, &u, 0, 1);
+		hand_off(&p, res);
+	}
+	/* The last request is done: nothing from here on needs a secret, and
+	 * the copy for the LDA or a core must not find one. */
+	config_wipe_secrets(cfg);
 	hdr_edit_set_strip(&ed, cfg->strip_headers);
 	decide_headers(cfg, &sr, &d, &ed);
 	rewrite_plan(m.size, &hb, &ed, &rw);
@@ -269,10 +275,6 @@ run(const struct run_opts *o, struct run_result *res)
 		else
 			res->kind = RUN_CHECKED;
 	} else {
-		if (d.outcome == OUTCOME_DELIVER && cfg->handoff) {
-			p = scan_params_of(o, &m, idem, &u, 0, 1);
-			hand_off(&p, res);
-		}
 		stats_count(cfg, u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',
 		    rep.elapsed_ms, &u.events);
 	}

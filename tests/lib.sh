@@ -19,6 +19,11 @@
 #   check_exit DESC WANT CMD... ok if CMD exits with WANT; its stdout/stderr stay in $out/$err
 #   skip DESC REASON            an "ok N - DESC # SKIP REASON" line
 #   skip_all REASON             "1..0 # SKIP REASON" and exit 0 (only before plan)
+#   skip_wrapped DESC REASON    a skip for a check that cannot apply under SPOT_TEST_WRAPPER
+#                               (valgrind); "not ok" when no wrapper is set
+#     With SPOT_TEST_REQUIRE=1 (.ci/run sets it) nothing may be skipped: skip is "not ok" and
+#     skip_all a failed plan of one test, so that a missing dependency can never pass; only
+#     skip_wrapped still skips (under a wrapper).
 #   bail_out REASON             "Bail out! REASON" and exit 1 (stops prove)
 #   diag MSG...                 each MSG (and each line in it) as "# line" on stderr
 #   at_exit CMD...              run CMD at exit (before $T is removed), last registered first
@@ -51,7 +56,7 @@
 #   rspamd_scan FILE [HEADER...]  POST FILE to $RSPAMD_URL/checkv2; prints the status code, the
 #                               reply in $T/http.body
 #
-# Environment: SPOT_TEST_BIN, RSPAMD_PORT, TEST_KEEP=1 (keep $T), RSPAMD_LOCAL_HS_CACHE
+# Environment: SPOT_TEST_BIN, RSPAMD_PORT, TEST_KEEP=1 (keep $T), SPOT_TEST_REQUIRE=1, RSPAMD_LOCAL_HS_CACHE
 # (default ${TMPDIR:-/tmp}/spot-deliver-rspamd-hs, so that only the first private Rspamd of a
 # machine compiles its hyperscan databases, about 10 s).
 # SPOT_TEST_WRAPPER: a command that prefixes every run of the binary under test, e.g.
@@ -153,6 +158,12 @@ plan() {
 }
 
 skip_all() {
+	if [ "${SPOT_TEST_REQUIRE:-}" = 1 ]; then
+		echo "1..1"
+		echo "not ok 1 - $(basename "$0") cannot run: $* (SPOT_TEST_REQUIRE=1: nothing may be skipped)"
+		_tap_plan=
+		exit 1
+	fi
 	echo "1..0 # SKIP $*"
 	_tap_plan=
 	exit 0
@@ -177,6 +188,19 @@ ok() {
 }
 
 skip() {
+	if [ "${SPOT_TEST_REQUIRE:-}" = 1 ]; then
+		ok 1 "$1 (not run: ${2:-}; SPOT_TEST_REQUIRE=1: nothing may be skipped)"
+		return 1
+	fi
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $1 # SKIP ${2:-}"
+}
+
+skip_wrapped() {
+	if [ -z "${SPOT_TEST_WRAPPER:-}" ]; then
+		ok 1 "$1 (skip_wrapped, but no SPOT_TEST_WRAPPER is set)"
+		return 1
+	fi
 	_tap_n=$((_tap_n + 1))
 	echo "ok $_tap_n - $1 # SKIP ${2:-}"
 }

@@ -75,7 +75,7 @@ for c in $CASES; do
 		esac
 		d="LDA $c, $mode/$policy"
 		if [ "$c" = badinterp ] && wrapped; then
-			skip "$d" "valgrind dies when an execve(2) fails this way"
+			skip_wrapped "$d" "valgrind dies when an execve(2) fails this way"
 			cells+=("skipped under valgrind")
 			continue
 		fi

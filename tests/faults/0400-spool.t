@@ -67,8 +67,8 @@ for c in $CASES; do
 		small) spool=(-o "spool_dir=$T/ro") dir=$T/ro msg=$ROOT/tests/fixtures/mail/ham.eml ;;
 		esac
 		if { [ "$c" = tmpdirfull ] || [ "$c" = tmpdirro ]; } && wrapped; then
-			skip "$d" "valgrind needs a writable \$TMPDIR"
-			skip "$d: nothing left behind" "valgrind"
+			skip_wrapped "$d" "valgrind needs a writable \$TMPDIR"
+			skip_wrapped "$d: nothing left behind" "valgrind"
 			cells+=("skipped under valgrind")
 			continue
 		fi

@@ -38,7 +38,7 @@ for c in $CASES; do
 		name=i$n
 		d="stdin $c, $mode/$policy"
 		if [ "$c" = closed ] && wrapped; then
-			skip "$d" "valgrind takes the closed descriptor for its log"
+			skip_wrapped "$d" "valgrind takes the closed descriptor for its log"
 			cells+=("skipped under valgrind")
 			continue
 		fi

@@ -217,8 +217,11 @@ if command -v strace >/dev/null && [ -z "${SPOT_TEST_WRAPPER:-}" ]; then
 	bad=$(grep -o 'execve("[^"]*"' "$T/strace.out" | head -n 2 | sed 's/execve("//; s/"$//' | tr '\n' ' ')
 	result "strace: spot-deliver execs only the LDA (execve: $(basename "$BIN"), then the LDA)" \
 		"$([ "$bad" = "$BIN $LDA " ]; echo $?)" "first two execve: $bad; all: $progs"
+elif wrapped; then
+	skip_wrapped "strace: spot-deliver execs only the LDA" "the wrapper execs it"
+	row "strace: spot-deliver execs only the LDA" "skipped"
 else
-	skip "strace: spot-deliver execs only the LDA" "no strace, or a wrapper (SPOT_TEST_WRAPPER) is set"
+	skip "strace: spot-deliver execs only the LDA" "strace is not installed"
 	row "strace: spot-deliver execs only the LDA" "skipped"
 fi
 cd "$ROOT" || bail_out "cd"

@@ -3,7 +3,8 @@
 
 ROWS holds the table's rows, one a line, cells separated by tabs. The table
 replaces the section between "<!-- BEGIN ID -->" and "<!-- END ID -->" in
-DOC (docs/reliability.md), or is inserted among the other generated
+DOC (docs/reliability.md for `make reliability`, else an ignored copy under
+build-report/), or is inserted among the other generated
 sections in the order of their IDs. Everything outside the markers is left
 alone. The file is rewritten under a lock (the plain and the ASan runs
 may overlap: its directory is locked), and replaced atomically.
@@ -15,7 +16,7 @@ import sys
 
 SKELETON = """# Reliability: faults, hostile input, fuzzing
 
-Generated sections below are written by `make check` (tests/faults).
+Generated sections below are written by `make reliability` (tests/faults).
 
 """
 

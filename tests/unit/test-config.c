@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,15 +220,13 @@ static void
 test_size(void)
 {
 	static const struct { const char *v; unsigned long long want; } good[] = {
-		{ "0", 0 }, { "512", 512 }, { "64K", 64ULL << 10 }, { "64k", 64ULL << 10 },
+		{ "65536", 64ULL << 10 }, { "64K", 64ULL << 10 }, { "64k", 64ULL << 10 },
 		{ "10M", 10ULL << 20 }, { "10m", 10ULL << 20 }, { "2G", 2ULL << 30 },
-		{ "16G", 16ULL << 30 },
-		{ "18446744073709551615", 18446744073709551615ULL },
-		{ "17179869183G", 17179869183ULL << 30 },
+		{ "16G", 16ULL << 30 }, { "0000100K", 100ULL << 10 },
 	};
 	static const char *const bad[] = { "", "K", "10KB", "1T", "-1", "1.5M",
-		"18446744073709551616", "17179869184G", "18014398509481984K",
-		" 10M", "10 M", "M10" };
+		"18446744073709551615", "18446744073709551616", "17179869184G",
+		"18014398509481984K", " 10M", "10 M", "M10" };
 	char err[CONFIG_ERR_SIZE];
 	struct config c;
 	size_t i;
@@ -248,6 +247,103 @@ test_size(void)
 		is_int(c.scan_max_size, 12345, "refused size \"%s\" leaves the value", bad[i]);
 	}
 	config_free(&c);
+}
+
+/* Every numeric key, at both edges of its range and one step outside. */
+static void
+test_bounds(void)
+{
+	static const struct {
+		const char *key, *lo, *below, *hi, *above, *range;
+	} b[] = {
+		{ "timeout_ms", "1", "0", "86400000", "86400001", "between 1 and 86400000" },
+		{ "connect_timeout_ms", "1", "0", "86400000", "86400001", "between 1 and 86400000" },
+		{ "analysis_timeout_ms", "1", "0", "86400000", "86400001", "between 1 and 86400000" },
+		{ "poll_interval_ms", "10", "9", "86400000", "86400001", "between 10 and 86400000" },
+		{ "scan_max_size", "1K", "1023", "4G", "4194305K", "between 1K and 4G" },
+		{ "max_size", "64K", "65535", "64G", "65537M", "between 64K and 64G" },
+		{ "spool_threshold", "64K", "65535", "1G", "1073741825", "between 64K and 1G" },
+		{ "max_errors", "1", "0", "1000000", "1000001", "between 1 and 1000000" },
+		{ "error_time", "1", "0", "86400", "86401", "between 1 and 86400" },
+		{ "dead_time", "1", "0", "86400", "86401", "between 1 and 86400" },
+		{ "phishing_min_confidence", "0", "-0.001", "1", "1.001", "between 0 and 1" },
+	};
+	char err[CONFIG_ERR_SIZE], dump[64];
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(b); i++) {
+		config_init(&c);
+		is_int(config_set(&c, b[i].key, b[i].lo, err, sizeof(err)), 0,
+		    "%s = %s (the lowest) accepted", b[i].key, b[i].lo);
+		is_int(config_set(&c, b[i].key, b[i].hi, err, sizeof(err)), 0,
+		    "%s = %s (the highest) accepted", b[i].key, b[i].hi);
+		err[0] = '\0';
+		is_int(config_set(&c, b[i].key, b[i].below, err, sizeof(err)), -1,
+		    "%s = %s (below) refused", b[i].key, b[i].below);
+		like(err, b[i].range, "%s: the error gives the range", b[i].key);
+		err[0] = '\0';
+		is_int(config_set(&c, b[i].key, b[i].above, err, sizeof(err)), -1,
+		    "%s = %s (above) refused", b[i].key, b[i].above);
+		like(err, b[i].range, "%s: the error gives the range (above)", b[i].key);
+		config_free(&c);
+	}
+	/* the highest value is stored whole */
+	config_init(&c);
+	config_set(&c, "max_size", "64G", err, sizeof(err));
+	ok(c.max_size == 64ULL << 30, "max_size = 64G stored as %llu",
+	    (unsigned long long)c.max_size);
+	config_set(&c, "dead_time", "86400", err, sizeof(err));
+	snprintf(dump, sizeof(dump), "%u", c.dead_time);
+	is_str(dump, "86400", "dead_time = 86400 stored");
+	config_free(&c);
+}
+
+/* connect_timeout_ms, when given, is no longer than the deadline it is
+ * part of; the default one is simply cut short. */
+static void
+test_connect_timeout(void)
+{
+	static const struct {
+		const char *timeout, *analysis, *connect, *api, *rspamd;
+		int want;
+		const char *why;
+	} t[] = {
+		{ "300", NULL, NULL, NULL, NULL, 0, "default connect, timeout 300" },
+		{ "300", NULL, "300", NULL, NULL, 0, "connect = timeout" },
+		{ "300", NULL, "301", NULL, NULL, -1, "connect > timeout" },
+		{ "300", NULL, "301", NULL, "no", 0, "connect > timeout, rspamd off" },
+		{ NULL, "500", "500", "https://spot.example.net/v1", "no", 0,
+		    "connect = analysis_timeout" },
+		{ NULL, "500", "501", "https://spot.example.net/v1", "no", -1,
+		    "connect > analysis_timeout" },
+		{ NULL, "500", "501", NULL, "no", 0, "connect > analysis_timeout, API off" },
+	};
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE], e[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	setenv("SPOT_API_KEY", "abc", 1);
+	for (i = 0; i < ARRAY_LEN(t); i++) {
+		config_init(&c);
+		if (t[i].timeout)
+			config_set(&c, "timeout_ms", t[i].timeout, e, sizeof(e));
+		if (t[i].analysis)
+			config_set(&c, "analysis_timeout_ms", t[i].analysis, e, sizeof(e));
+		if (t[i].connect)
+			config_set(&c, "connect_timeout_ms", t[i].connect, e, sizeof(e));
+		if (t[i].api)
+			config_set(&c, "api_url", t[i].api, e, sizeof(e));
+		if (t[i].rspamd)
+			config_set(&c, "rspamd", t[i].rspamd, e, sizeof(e));
+		err[0] = '\0';
+		is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), t[i].want,
+		    "%s: %s", t[i].why, t[i].want ? "refused" : "accepted");
+		if (t[i].want)
+			like(err, "connect_timeout_ms", "%s: the error names the key", t[i].why);
+		config_free(&c);
+	}
+	unsetenv("SPOT_API_KEY");
 }
 
 static void
@@ -683,11 +779,6 @@ test_finish(void)
 	like(err, "handoff", "handoff error names the key");
 	config_free(&c);
 
-	is_int(finish_with(&c, "spool_threshold", "1K", err, warn), -1,
-	    "spool_threshold below 64K is an error");
-	like(err, "spool_threshold", "spool_threshold error names the key");
-	config_free(&c);
-
 	/* handoff with api_url and a key is fine */
 	setenv("SPOT_API_KEY", "abc", 1);
 	config_init(&c);
@@ -697,6 +788,161 @@ test_finish(void)
 	    "handoff with api_url and a key finishes");
 	config_free(&c);
 	unsetenv("SPOT_API_KEY");
+}
+
+/* A secret goes into a request header: no control character may split it. */
+static void
+test_secret_chars(void)
+{
+	static const char *const bad[] = { "pw\r\nX-Injected: 1", "pw\n", "\rpw",
+		"p\tw", "p\x01w", "p\x7fw", "p\x1bw" };
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE], path[4200];
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(bad); i++) {
+		config_init(&c);
+		err[0] = '\0';
+		is_int(config_set(&c, "rspamd_password", bad[i], err, sizeof(err)), -1,
+		    "rspamd_password with control character %zu refused", i);
+		like(err, "rspamd_password", "control character %zu: error names the key", i);
+		unlike(err, "pw", "control character %zu: the password is not echoed", i);
+		is_str(c.rspamd_password, "", "control character %zu: nothing stored", i);
+		config_free(&c);
+
+		setenv("SPOT_API_KEY", bad[i], 1);
+		is_int(finish_with(&c, "api_url", "https://spot.example.net/v1", err,
+		    warn), -1, "SPOT_API_KEY with control character %zu refused", i);
+		config_free(&c);
+	}
+	unsetenv("SPOT_API_KEY");
+
+	config_init(&c);
+	is_int(config_set(&c, "rspamd_password", "p w!\"#~\x80\xff", err, sizeof(err)),
+	    0, "rspamd_password with spaces, punctuation and 8-bit bytes accepted");
+	config_free(&c);
+
+	/* a NUL would cut the key short without a word */
+	snprintf(path, sizeof(path), "%s/keynul", tmpdir);
+	{
+		FILE *fp = fopen(path, "w");
+
+		if (fp == NULL || fwrite("abc\0def\n", 1, 8, fp) != 8 || fclose(fp) != 0) {
+			printf("Bail out! cannot write %s\n", path);
+			exit(1);
+		}
+	}
+	is_int(finish_with(&c, "api_key_file", path, err, warn), -1,
+	    "a key file with a NUL byte is refused");
+	like(err, "NUL", "key file with a NUL: the error says so");
+	unlike(err, "abc", "key file with a NUL: the key is not echoed");
+	config_free(&c);
+	unlink(path);
+
+	/* a longer key would be cut short as well */
+	{
+		static char big[4097];
+
+		memset(big, 'k', sizeof(big) - 1);
+		write_file(path, sizeof(path), "keybig", big, 0600);
+		is_int(finish_with(&c, "api_key_file", path, err, warn), -1,
+		    "a key file of 4096 bytes is refused");
+		like(err, "longer than 4095 bytes", "key file too long: the error says so");
+		config_free(&c);
+		big[4095] = '\0';
+		write_file(path, sizeof(path), "keybig", big, 0600);
+		is_int(finish_with(&c, "api_key_file", path, err, warn), 0,
+		    "a key of 4095 bytes is read");
+		is_int(c.api_key ? strlen(c.api_key) : 0, 4095, "the 4095-byte key is whole");
+		config_free(&c);
+		unlink(path);
+	}
+
+	snprintf(path, sizeof(path), "%s/nul.conf", tmpdir);
+	{
+		FILE *fp = fopen(path, "w");
+
+		if (fp == NULL || fwrite("rspamd_password = abc\0def\n", 1, 26, fp) != 26 ||
+		    fclose(fp) != 0) {
+			printf("Bail out! cannot write %s\n", path);
+			exit(1);
+		}
+	}
+	config_init(&c);
+	err[0] = '\0';
+	is_int(config_load_file(&c, path, 1, err, sizeof(err)), -1,
+	    "a config line with a NUL byte is refused, not cut");
+	like(err, ":1: NUL byte", "NUL byte: the error names the line");
+	is_str(c.rspamd_password, "", "NUL byte: no truncated password stored");
+	config_free(&c);
+	unlink(path);
+}
+
+/* config_scrub_env removes every spelling a secret is read from, wipes its
+ * value, and keeps everything else in order. */
+static void
+test_scrub_env(void)
+{
+	static const char *const in[] = {
+		"PATH=/usr/bin", "SPOT_API_KEY=k1", "SPOT_DELIVER_RSPAMD_PASSWORD=p1",
+		"SPOT_DELIVER_Rspamd_Password=p2", "SPOT_DELIVER_rspamd_password=p3",
+		"spot_deliver_RSPAMD_PASSWORD=p4", "Spot_Api_Key=k2", "spot_api_key=k3",
+		"HOME=/root", "SPOT_DELIVER_MODE=tag-only", "SPOT_API_KEYS=x",
+		"SPOT_DELIVER_RSPAMD_PASSWORDX=y", "SPOT_DELIVER_RSPAMD_PASSWOR=z",
+		"XSPOT_API_KEY=w", "SPOT_API_KEY", "SPOT_DELIVER_RSPAMD_PASSWORD=",
+		NULL };
+	static const char *const want[] = {
+		"PATH=/usr/bin", "HOME=/root", "SPOT_DELIVER_MODE=tag-only",
+		"SPOT_API_KEYS=x", "SPOT_DELIVER_RSPAMD_PASSWORDX=y",
+		"SPOT_DELIVER_RSPAMD_PASSWOR=z", "XSPOT_API_KEY=w", NULL };
+	char *copies[ARRAY_LEN(in)], *envp[ARRAY_LEN(in)];
+	size_t i, n;
+	int wiped = 1;
+
+	for (i = 0; i < ARRAY_LEN(in); i++)
+		envp[i] = copies[i] = in[i] ? xstrdup(in[i]) : NULL;
+	config_scrub_env(envp);
+	for (n = 0; envp[n] != NULL; n++)
+		;
+	is_int(n, ARRAY_LEN(want) - 1, "scrub: %zu variables left", ARRAY_LEN(want) - 1);
+	for (i = 0; i < ARRAY_LEN(want) - 1 && i < n; i++)
+		is_str(envp[i], want[i], "scrub: variable %zu kept in order", i);
+	for (i = 0; in[i] != NULL; i++) {
+		size_t j, eq = strcspn(in[i], "=");
+		int removed = i >= 1 && i <= 7;
+
+		for (j = eq; removed && j < strlen(in[i]); j++)
+			if (copies[i][j] != '\0')
+				wiped = 0;
+		free(copies[i]);
+	}
+	ok(wiped, "scrub: every removed value was wiped in place");
+}
+
+static void
+test_wipe(void)
+{
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE];
+	char *key, *pw;
+	struct config c;
+
+	setenv("SPOT_API_KEY", "Key-To-Wipe-77", 1);
+	config_init(&c);
+	config_set(&c, "rspamd_password", "Pw-To-Wipe-88", err, sizeof(err));
+	config_set(&c, "api_url", "https://spot.example.net/v1", err, sizeof(err));
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), 0,
+	    "wipe: config finishes");
+	unsetenv("SPOT_API_KEY");
+	key = c.api_key;
+	pw = c.rspamd_password;
+	config_wipe_secrets(&c);
+	ok(c.api_key == key && c.rspamd_password == pw, "wipe: the pointers stay");
+	ok(memchr(key, 'K', 14) == NULL && memchr(key, '7', 14) == NULL,
+	    "wipe: the API key's bytes are gone");
+	ok(memchr(pw, 'P', 13) == NULL && memchr(pw, '8', 13) == NULL,
+	    "wipe: the password's bytes are gone");
+	is_str(c.rspamd_password, "", "wipe: the password is empty");
+	config_free(&c);
 }
 
 static void
@@ -757,6 +1003,8 @@ main(void)
 	test_ms();
 	test_duration();
 	test_size();
+	test_bounds();
+	test_connect_timeout();
 	test_double();
 	test_enums();
 	test_strings();
@@ -765,6 +1013,9 @@ main(void)
 	test_env();
 	test_precedence();
 	test_finish();
+	test_secret_chars();
+	test_scrub_env();
+	test_wipe();
 	test_dump();
 	remove_tmpdir();
 	return done_testing();
