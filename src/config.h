@@ -53,7 +53,8 @@ struct config {
 	char *api_key;
 };
 
-#define CONFIG_DEFAULT_FILE "/etc/spot-deliver.conf"
+/* The Makefile sets SYSCONFDIR (make SYSCONFDIR=...). */
+#define CONFIG_DEFAULT_FILE SYSCONFDIR "/spot-deliver.conf"
 #define CONFIG_ERR_SIZE 512
 
 void config_init(struct config *cfg);
