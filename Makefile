@@ -1,4 +1,4 @@
-# spot-deliver: make, make check, make install PREFIX=... DESTDIR=..., make clean
+# spot-deliver: make, make check, make install PREFIX=... DESTDIR=... SYSCONFDIR=..., make deb, make clean
 VERSION = 0.1.0
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -105,9 +105,9 @@ fuzz: fuzz-build
 loadtest:
 	scripts/loadtest.sh
 
-install: spot-deliver
+install: $(O)/spot-deliver
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
-	install -m 755 spot-deliver $(DESTDIR)$(BINDIR)/spot-deliver
+	install -m 755 $(O)/spot-deliver $(DESTDIR)$(BINDIR)/spot-deliver
 	install -m 644 doc/spot-deliver.1 $(DESTDIR)$(MANDIR)/man1/spot-deliver.1
 	install -m 644 doc/spot-deliver.conf.5 $(DESTDIR)$(MANDIR)/man5/spot-deliver.conf.5
 	install -m 644 doc/spot-deliver.conf.example $(DESTDIR)$(SYSCONFDIR)/spot-deliver.conf.example

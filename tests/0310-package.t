@@ -28,7 +28,12 @@ export DEBIAN_FRONTEND=noninteractive
 # the user Postfix's pipe(8) runs spot-deliver as (vmail in the README)
 USER_=nobody
 as_user() { runuser -u "$USER_" -- "$@"; }
-in_tree() { git -C "$ROOT" status --porcelain --ignored 2>&1; }
+# what make deb must not change: git's view, ignored files included, and every path,
+# size and mtime of the tree (also where there is no git)
+in_tree() {
+	git -C "$ROOT" status --porcelain --ignored 2>&1
+	find "$ROOT" -path "$ROOT/.git" -prune -o -printf '%p %s %T@\n' | sort
+}
 
 check_eq "debian/changelog has the Makefile's VERSION ($V)" \
 	"$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -SVersion)" "$V"
@@ -38,7 +43,7 @@ before=$(in_tree)
 check "make deb DEB_O=... builds the package" \
 	timeout 300 make -C "$ROOT" deb DEB_O="$T/deb"
 cp "$out" "$T/build.log"
-check_eq "make deb leaves the tree as it was (git status --ignored)" "$(in_tree)" "$before"
+check_eq "make deb leaves the tree as it was (git status --ignored, find)" "$(in_tree)" "$before"
 check "the .deb is spot-deliver_${V}_amd64.deb" test -f "$DEB"
 check_grep "compiled with dpkg-buildflags' CPPFLAGS (fortify)" \
 	'-D_FORTIFY_SOURCE=2 .* -c -o src/config\.o' "$T/build.log"
