@@ -54,7 +54,7 @@ check_grep "the unit tests ran in the build" '^Result: PASS' "$T/build.log"
 lintian --fail-on error,warning -I --pedantic "$CHANGES" >"$T/lintian" 2>&1
 ok $? "lintian --fail-on error,warning on the .changes (.deb, .buildinfo, dbgsym)" ||
 	diag_file "$T/lintian" 40
-check_eq "lintian: no E: or W: line" "$(grep -E '^[EW]: ' "$T/lintian")" ""
+check_eq "lintian: no E: or W: line" "$([ -f "$CHANGES" ] || echo "no $CHANGES"; grep -E '^[EW]: ' "$T/lintian")" ""
 ! grep -q -v 'root privileges' "$T/lintian" || diag "lintian says:" "$(grep -v 'root privileges' "$T/lintian")"
 
 # ---- install; from here on, purge at exit whatever happens
@@ -151,7 +151,7 @@ check_cmp "... the body byte for byte" "$T/body.out" "$T/body.in"
 check_grep "... X-Spam-Scanner added" '^X-Spam-Scanner: rspamd' "$T/head.out"
 check_grep "... X-Spam-Score from Rspamd, not the forged -100" '^X-Spam-Score: -?[0-9.]+ / [0-9.]+' "$T/head.out"
 check_eq "... the forged X-Spam, X-Spam-Score, X-SPOT-* fields are gone" \
-	"$(grep -Eic '^(X-Spam: No|X-Spam-Score: -100|X-SPOT-)' "$T/head.out")" 0
+	"$([ -s "$T/head.out" ] || echo "no header block:"; grep -Eic '^(X-Spam: No|X-Spam-Score: -100|X-SPOT-)' "$T/head.out")" 0
 after=$(as_user /usr/bin/spot-deliver --stats 2>&1 | sed -n 's/^spot_deliver_messages_total //p')
 # more than one when other spot-deliver runs of this machine use the default state_dir meanwhile
 check "counted in the state_dir (--stats: $before_n, then $after)" test "${after:-0}" -gt "${before_n:-0}"
