@@ -123,14 +123,16 @@ clean:
 
 # make deb: the Debian package (debian/), built by dpkg-buildpackage in a copy
 # of the tree under DEB_O, so that the tree stays clean; the .deb, .changes and
-# .buildinfo land in DEB_O. Needs scripts/install-deps.sh deb. MAKEFLAGS is
-# dropped: the package builds as dpkg-buildpackage alone would build it.
+# .buildinfo land in DEB_O (those of an earlier make deb are removed first).
+# Needs scripts/install-deps.sh deb; root is not needed. MAKEFLAGS is dropped:
+# the package builds as dpkg-buildpackage alone would build it.
 DEB_O ?= build-deb
 DEB_TREE = $(DEB_O)/spot-deliver-$(VERSION)
 DEB_FILES = Makefile LICENSE README.md VIOLATIONS.md cmd src doc docs tests debian
 
 deb:
-	rm -rf $(DEB_TREE)
+	@test -n '$(DEB_O)' || { echo 'make deb: DEB_O is empty' >&2; exit 1; }
+	rm -rf $(DEB_TREE) $(DEB_O)/spot-deliver_* $(DEB_O)/spot-deliver-dbgsym_*
 	mkdir -p $(DEB_TREE)
 	cp -R $(DEB_FILES) $(DEB_TREE)/
 	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
