@@ -18,7 +18,7 @@ for f in /usr/bin/spot-deliver /etc/spot-deliver.conf /var/lib/spot-deliver /usr
 	[ ! -e "$f" ] || bail_out "$f exists but belongs to no package: remove it first"
 done
 need_rspamd
-plan 54
+plan 55
 
 V=$(sed -n 's/^VERSION = //p' "$ROOT/Makefile")
 DEB=$T/deb/spot-deliver_${V}_amd64.deb
@@ -122,16 +122,17 @@ check_grep "... Rspamd on localhost" '^rspamd_url = http://127\.0\.0\.1:11333$' 
 check_grep "... the API off" '^api_url = $' "$out"
 check_grep "... state_dir /var/lib/spot-deliver" '^state_dir = /var/lib/spot-deliver$' "$out"
 
-# ---- the state_dir: tmpfiles creates it root-owned; the administrator gives it to the
-# delivering user, and a later systemd-tmpfiles run (a boot) keeps that
-check "systemd-tmpfiles --create spot-deliver.conf" systemd-tmpfiles --create spot-deliver.conf
-check_eq "... creates /var/lib/spot-deliver root:root 755" "$(stat -c '%U:%G %a' /var/lib/spot-deliver)" "root:root 755"
+# ---- the state_dir: the postinst's systemd-tmpfiles creates it root-owned; the
+# administrator gives it to the delivering user (README.Debian's command), and a later
+# systemd-tmpfiles run (a boot) keeps that
+check_eq "apt-get install created /var/lib/spot-deliver root:root 755 (tmpfiles.d)" \
+	"$(stat -c '%U:%G %a' /var/lib/spot-deliver 2>&1)" "root:root 755"
 check_exit "root-owned, it is not used: --selftest still passes" 0 \
 	as_user /usr/bin/spot-deliver --selftest -o rspamd_url="$RSPAMD_URL"
 check_grep "... --selftest notes it" '^note state_dir /var/lib/spot-deliver' "$out"
-chown "$USER_" /var/lib/spot-deliver
-systemd-tmpfiles --create spot-deliver.conf
-check_eq "chown $USER_ survives systemd-tmpfiles --create" \
+check "install -d -o $USER_ -m 0755 /var/lib/spot-deliver" install -d -o "$USER_" -m 0755 /var/lib/spot-deliver
+check "systemd-tmpfiles --create spot-deliver.conf (as at boot)" systemd-tmpfiles --create spot-deliver.conf
+check_eq "... leaves the owner $USER_ and mode 755" \
 	"$(stat -c '%U %a' /var/lib/spot-deliver)" "$USER_ 755"
 
 # ---- selftest and one delivery, as that user, with the installed config
