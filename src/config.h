@@ -53,7 +53,9 @@ struct config {
 	char *api_key;
 };
 
-/* The Makefile sets SYSCONFDIR (make SYSCONFDIR=...). */
+#ifndef SYSCONFDIR
+#error "SYSCONFDIR, the directory of spot-deliver.conf, comes from the Makefile"
+#endif
 #define CONFIG_DEFAULT_FILE SYSCONFDIR "/spot-deliver.conf"
 #define CONFIG_ERR_SIZE 512
 

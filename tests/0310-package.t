@@ -11,8 +11,9 @@ for c in dpkg-buildpackage dh lintian apt-get systemd-tmpfiles runuser; do
 	command -v "$c" >/dev/null || skip_all "$c is missing (scripts/install-deps.sh deb)"
 done
 # Not ours to install over, nor to purge at exit: an administrator's spot-deliver.
-# dpkg's status: nothing, or "un" (not installed) for a package it has forgotten.
-status() { dpkg-query -W -f='${db:Status-Abbrev}' spot-deliver 2>/dev/null | sed 's/^un *$//'; }
+# dpkg's status, empty when not installed (unknown, or "un"/"pn": n is not-installed;
+# "rc" is conffiles left, which counts)
+status() { dpkg-query -W -f='${db:Status-Abbrev}' spot-deliver 2>/dev/null | sed '/^.n/d'; }
 [ -z "$(status)" ] || bail_out "spot-deliver is installed already (dpkg status '$(status)'): purge it first"
 for f in /usr/bin/spot-deliver /etc/spot-deliver.conf /var/lib/spot-deliver /usr/share/doc/spot-deliver; do
 	[ ! -e "$f" ] || bail_out "$f exists but belongs to no package: remove it first"
