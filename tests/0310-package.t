@@ -58,10 +58,16 @@ ok $? "lintian --fail-on error,warning on the .changes (.deb, .buildinfo, dbgsym
 check_eq "lintian: no E: or W: line" "$([ -f "$CHANGES" ] || echo "no $CHANGES"; grep -E '^[EW]: ' "$T/lintian")" ""
 ! grep -q -v 'root privileges' "$T/lintian" || diag "lintian says:" "$(grep -v 'root privileges' "$T/lintian")"
 
-# ---- install; from here on, purge at exit whatever happens
-at_exit apt-get purge -y -qq spot-deliver
+# ---- install; from here on, purge at exit whatever happens (and say so when that
+# fails: at_exit discards the output, fd 9 is the test's stderr)
+exec 9>&2
+purge() {
+	timeout 300 apt-get purge -y -qq -o DPkg::Lock::Timeout=120 spot-deliver >"$T/purge.log" 2>&1 ||
+		{ echo "# could not purge spot-deliver, do it by hand:" >&9; sed 's/^/#   /' "$T/purge.log" >&9; }
+}
+at_exit purge
 check "apt-get install -y ./spot-deliver_${V}_amd64.deb" \
-	timeout 300 apt-get install -y -qq "$DEB"
+	timeout 300 apt-get install -y -qq -o DPkg::Lock::Timeout=120 "$DEB"
 check_eq "dpkg -l: installed, version $V" \
 	"$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' spot-deliver)" "ii  $V"
 dpkg -L spot-deliver >"$T/files"
@@ -159,7 +165,7 @@ after=$(as_user /usr/bin/spot-deliver --stats 2>&1 | sed -n 's/^spot_deliver_mes
 check "counted in the state_dir (--stats: $before_n, then $after)" test "${after:-0}" -gt "${before_n:-0}"
 
 # ---- purge: nothing left
-check "apt-get purge -y spot-deliver" timeout 300 apt-get purge -y -qq spot-deliver
+check "apt-get purge -y spot-deliver" purge
 check_eq "dpkg -l: gone" "$(status)" ""
 left=
 while read -r f; do
