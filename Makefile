@@ -1,4 +1,4 @@
-# spot-deliver: make, make check, make install PREFIX=... DESTDIR=..., make clean
+# spot-deliver: make, make check, make install PREFIX=... DESTDIR=... SYSCONFDIR=..., make deb, make clean
 VERSION = 0.1.0
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -14,7 +14,10 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
 DEPFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEPLIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
-ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION='"$(VERSION)"' -Isrc $(DEPFLAGS) $(CFLAGS)
+# CPPFLAGS and LDFLAGS come from the caller too (dpkg-buildflags: fortify, relro, now).
+# SYSCONFDIR is compiled in: the binary reads $(SYSCONFDIR)/spot-deliver.conf.
+ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
+    -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc $(DEPFLAGS) $(CPPFLAGS) $(CFLAGS)
 
 # O is the build directory: "." for the normal build, build-asan for the
 # sanitizer build that make check runs as well.
@@ -36,9 +39,16 @@ $(O)/libspot.a: $(OBJ)
 	rm -f $@
 	ar rcs $@ $(OBJ)
 
-$(O)/%.o: %.c src/*.h
+$(O)/%.o: %.c src/*.h $(O)/.sysconfdir
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Rewritten only when SYSCONFDIR changes, so that the objects follow it.
+$(O)/.sysconfdir: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' >$@
+
+FORCE:
 
 $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h $(O)/libspot.a
 	@mkdir -p $(@D)
@@ -102,9 +112,9 @@ reliability: all
 loadtest:
 	scripts/loadtest.sh
 
-install: spot-deliver
+install: $(O)/spot-deliver
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)
-	install -m 755 spot-deliver $(DESTDIR)$(BINDIR)/spot-deliver
+	install -m 755 $(O)/spot-deliver $(DESTDIR)$(BINDIR)/spot-deliver
 	install -m 644 doc/spot-deliver.1 $(DESTDIR)$(MANDIR)/man1/spot-deliver.1
 	install -m 644 doc/spot-deliver.conf.5 $(DESTDIR)$(MANDIR)/man5/spot-deliver.conf.5
 	install -m 644 doc/spot-deliver.conf.example $(DESTDIR)$(SYSCONFDIR)/spot-deliver.conf.example
@@ -114,9 +124,27 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man5/spot-deliver.conf.5 $(DESTDIR)$(SYSCONFDIR)/spot-deliver.conf.example
 
 clean:
-	rm -rf spot-deliver libspot.a cmd/*.o src/*.o $(UNIT) build-asan build-fuzz build-valgrind build-report
+	rm -rf spot-deliver libspot.a cmd/*.o src/*.o .sysconfdir $(UNIT) build-asan build-fuzz build-valgrind build-report build-deb
 
-.PHONY: all unit check asan install uninstall clean loadtest fuzz fuzz-build reliability
+.PHONY: all unit check asan install uninstall clean loadtest fuzz fuzz-build reliability deb FORCE
+
+# make deb: the Debian package (debian/), built by dpkg-buildpackage in a copy
+# of the tree under DEB_O, so that the tree stays clean; the .deb, .changes and
+# .buildinfo land in DEB_O (those of an earlier make deb are removed first).
+# Needs scripts/install-deps.sh deb; root is not needed. MAKEFLAGS is dropped:
+# the package builds as dpkg-buildpackage alone would build it.
+DEB_O ?= build-deb
+DEB_TREE = $(DEB_O)/spot-deliver-$(VERSION)
+DEB_FILES = Makefile LICENSE README.md VIOLATIONS.md cmd src doc docs tests debian
+
+deb:
+	@test -n '$(DEB_O)' || { echo 'make deb: DEB_O is empty' >&2; exit 1; }
+	rm -rf $(DEB_TREE) $(DEB_O)/spot-deliver_* $(DEB_O)/spot-deliver-dbgsym_*
+	mkdir -p $(DEB_TREE)
+	cp -R $(DEB_FILES) $(DEB_TREE)/
+	cd $(DEB_TREE) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -us -uc -b
+	rm -rf $(DEB_TREE)
+	@ls $(DEB_O)/spot-deliver_$(VERSION)_*.deb
 
 # make bench (issue 8): an optimized build in bench/work/build, then bench/bench.py
 # measures it against rspamc and cat with a private rspamd and the stand-in API;

@@ -1,18 +1,22 @@
 #!/bin/sh
 # Installs the Debian 12 packages spot-deliver needs to build, test and demo.
 # Usage: scripts/install-deps.sh [build|test]   (default: test, which is a superset)
-#        scripts/install-deps.sh demo|bench       (bench: what make bench needs)
+#        scripts/install-deps.sh demo|bench|deb   (bench: what make bench needs;
+#                                                 deb: what make deb needs)
 set -eu
 what=${1:-test}
 build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson-dev"
 runtime="rspamd python3 dovecot-core"
-test="$runtime clang valgrind mandoc openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
+# make deb, and tests/0310-package.t (which also runs systemd-tmpfiles)
+deb="debhelper dpkg-dev lintian"
+test="$runtime $deb systemd clang valgrind mandoc openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
 case $what in
 build) pkgs="$build" ;;
 demo) pkgs="$build $runtime" ;;
 test) pkgs="$build $test" ;;
+deb) pkgs="$build $deb" ;;
 bench) pkgs="$build rspamd python3 valgrind gnuplot-nox strace fonts-dejavu-core" ;;
-*) echo "usage: $0 [build|demo|test|bench]" >&2; exit 64 ;;
+*) echo "usage: $0 [build|demo|test|bench|deb]" >&2; exit 64 ;;
 esac
 export DEBIAN_FRONTEND=noninteractive
 # Postfix asks for a mailer type; "No configuration" installs it without a main.cf

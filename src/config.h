@@ -58,7 +58,10 @@ struct config {
 	uint64_t set_keys;
 };
 
-#define CONFIG_DEFAULT_FILE "/etc/spot-deliver.conf"
+#ifndef SYSCONFDIR
+#error "SYSCONFDIR, the directory of spot-deliver.conf, comes from the Makefile"
+#endif
+#define CONFIG_DEFAULT_FILE SYSCONFDIR "/spot-deliver.conf"
 #define CONFIG_ERR_SIZE 512
 /* defer_max_age's upper bound, seconds: the first-deferral memory keeps
  * its entries longer than this. */

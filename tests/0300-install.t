@@ -1,8 +1,9 @@
 #!/bin/bash
-# make install / uninstall with PREFIX and DESTDIR; the man pages lint clean.
+# make install / uninstall with PREFIX and DESTDIR; SYSCONFDIR is where the binary
+# reads its config; the man pages lint clean.
 . "$(dirname "$0")/lib.sh"
 command -v mandoc >/dev/null || skip_all "mandoc is not installed"
-plan 10
+plan 14
 
 D=$T/dest
 check "make install PREFIX=/usr/local DESTDIR=..." make -s -C "$ROOT" install PREFIX=/usr/local DESTDIR="$D"
@@ -18,3 +19,14 @@ check_eq "mandoc -T lint -W warning: clean" \
 	"$(mandoc -T lint -W warning "$ROOT/doc/spot-deliver.1" "$ROOT/doc/spot-deliver.conf.5" 2>&1 | grep -v mandoc.db)" ""
 check "make uninstall" make -s -C "$ROOT" uninstall PREFIX=/usr/local DESTDIR="$D"
 check_eq "nothing left but directories" "$(find "$D" -type f | wc -l)" 0
+
+# SYSCONFDIR is compiled in, and a change of it rebuilds (a build of its own in O=)
+D2=$T/dest2
+check "make install SYSCONFDIR=/opt/spot/etc O=... (a build of its own)" make -s -j2 -C "$ROOT" \
+	O="$T/build" install PREFIX=/opt/spot SYSCONFDIR=/opt/spot/etc DESTDIR="$D2"
+check_grep "... the binary reads /opt/spot/etc/spot-deliver.conf" \
+	'config file \(default /opt/spot/etc/spot-deliver\.conf\)' <("$D2/opt/spot/bin/spot-deliver" --help 2>&1)
+check "... the example config in SYSCONFDIR" test -f "$D2/opt/spot/etc/spot-deliver.conf.example"
+make -s -j2 -C "$ROOT" O="$T/build" SYSCONFDIR=/srv/etc >/dev/null 2>&1
+check_grep "the same O= with another SYSCONFDIR rebuilds" 'config file \(default /srv/etc/spot-deliver\.conf\)' \
+	<("$T/build/spot-deliver" --help 2>&1)
