@@ -9,6 +9,7 @@
 #include "decide.h"
 #include "deliver.h"
 #include "http.h"
+#include "identity.h"
 #include "log.h"
 #include "msg.h"
 #include "report.h"
@@ -59,6 +60,22 @@ read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
 	}
 	log_error("%s", res->status);
 	return -1;
+}
+
+static int
+idempotency_key(const struct run_opts *o, const struct msg *m, char *key,
+    size_t n, struct run_result *res)
+{
+	unsigned char id[DELIVERY_ID_LEN];
+	char err[256];
+
+	if (delivery_identity(&o->env, m, id, err, sizeof(err)) != 0) {
+		result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
+		log_error("%s", res->status);
+		return -1;
+	}
+	spot_idempotency_key(key, n, o->env.queue_id, id);
+	return 0;
 }
 
 /* What a delivery needs to know about the upstreams. */
@@ -201,7 +218,7 @@ run(const struct run_opts *o, struct run_result *res)
 	struct decision d;
 	struct report rep;
 	struct msg m;
-	char idem[128] = "";
+	char idem[SPOT_IDEM_KEY_SIZE] = "";
 	int64_t start = now_ms();
 
 	memset(res, 0, sizeof(*res));
@@ -212,11 +229,11 @@ run(const struct run_opts *o, struct run_result *res)
 	http_global_init(cfg);
 	if (read_message(o, &m, res) != 0)
 		goto out;
+	if (*cfg->api_url != '\0' &&
+	    idempotency_key(o, &m, idem, sizeof(idem), res) != 0)
+		goto out;
 	upstreams_init(cfg, &u);
 	hdr_block_parse(m.head, m.head_len, m.from_len, m.spool_fd < 0, &hb);
-	if (*cfg->api_url != '\0')
-		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, m.head,
-		    (size_t)hb.end, (unsigned long long)m.size);
 	scan_message(o, &m, idem, &u, &sr);
 	decide(cfg, &sr, &d);
 	hdr_edit_set_strip(&ed, cfg->strip_headers);
