@@ -112,6 +112,8 @@ start_bad() {
 	mkdir -p "$BAD_FILES"
 	"$PY" "$FAULTS/badserver.py" --record "$BAD_REC" --files "$BAD_FILES" "$@" \
 		</dev/null >"$T/$id.out" 2>"$T/$id.log" &
+	# at exit: kill, then wait, so that its last records are written before $T goes
+	at_exit wait "$!"
 	at_exit kill "$!"
 	local i
 	for i in $(seq 100); do
