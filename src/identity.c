@@ -78,8 +78,10 @@ delivery_identity(const struct envelope *env, const struct msg *m,
 	if (content_digest(m, content, err, errlen) != 0)
 		return -1;
 	rcpt = xreallocarray(NULL, env->nrcpt ? env->nrcpt : 1, sizeof(*rcpt));
-	memcpy(rcpt, env->rcpt, env->nrcpt * sizeof(*rcpt));
-	qsort(rcpt, env->nrcpt, sizeof(*rcpt), by_bytes);
+	if (env->nrcpt > 0) {
+		memcpy(rcpt, env->rcpt, env->nrcpt * sizeof(*rcpt));
+		qsort(rcpt, env->nrcpt, sizeof(*rcpt), by_bytes);
+	}
 	sum = g_checksum_new(G_CHECKSUM_SHA256);
 	field(sum, "spot-deliver delivery 1");
 	field(sum, env->queue_id);

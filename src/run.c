@@ -140,6 +140,19 @@ hand_off(const struct scan_params *p, struct run_result *res)
 	log_error("%s", res->status);
 }
 
+/* The API gets the message to deliver it, or to analyse it unless the
+ * message is skipped: only then is its Idempotency-Key worth the digest of
+ * the whole message. */
+static int
+api_gets_message(const struct config *cfg, const struct envelope *env,
+    const struct msg *m)
+{
+	if (*cfg->api_url == '\0')
+		return 0;
+	return cfg->handoff || (skip_reason(cfg, env) == NULL &&
+	    m->size - m->from_len <= cfg->scan_max_size);
+}
+
 /* Who is asked: nobody for skipped mail, the API only to analyse. */
 static void
 scan_message(const struct run_opts *o, const struct msg *m, const char *idem,
@@ -229,7 +242,7 @@ run(const struct run_opts *o, struct run_result *res)
 	http_global_init(cfg);
 	if (read_message(o, &m, res) != 0)
 		goto out;
-	if (*cfg->api_url != '\0' &&
+	if (api_gets_message(cfg, &o->env, &m) &&
 	    idempotency_key(o, &m, idem, sizeof(idem), res) != 0)
 		goto out;
 	upstreams_init(cfg, &u);

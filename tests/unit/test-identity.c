@@ -77,7 +77,7 @@ main(void)
 	size_t len = sizeof(MSG) - 1;
 	int n;
 
-	plan(16);
+	plan(17);
 	identity_of(&e, MSG, len, 1 << 20, a);
 	ok(!same(a, zero), "an identity");
 	identity_of(&e, MSG, len, 1 << 20, b);
@@ -101,6 +101,9 @@ main(void)
 	ok(!same(a, b), "two recipients differ from their concatenation");
 	e2.nrcpt = 0;
 	identity_of(&e2, MSG, len, 1 << 20, b);
+	e2.rcpt = NULL;
+	identity_of(&e2, MSG, len, 1 << 20, a);
+	ok(same(a, b), "no -r at all: the identity of an empty list");
 	identity_of(&e, MSG, len, 1 << 20, a);
 	ok(!same(a, b), "no recipient differs from one");
 
