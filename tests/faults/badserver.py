@@ -34,7 +34,8 @@ Behaviours (the first path segment):
   file/NAME   200 with the bytes of DIR/NAME (--files DIR)
   s401        401 with WWW-Authenticate (a refused key)
   early       200 with a clean verdict and "Connection: close" right after the
-              request head, without reading the body, then closes
+              request head, before reading the body; then it reads and drops what
+              the client still sends, until the client closes
   early4k     the same after reading the first 4 KB of the body
   foreign/PORT  SPOT: 202 "accepted" with a Location on another origin,
               http://127.0.0.1:PORT/stolen; a poll of /foreign/... gets a clean verdict
@@ -255,8 +256,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         got = len(self.rfile.read(min(upto, n))) if upto else 0
         self.st.log("early %s %d of %d" % (self.path, got, n))
         self.raw(self.response_bytes(200, self.clean_json(), extra=[("Connection", "close")]))
+        # Then take what the client still sends until it closes: closing with unread data
+        # would reset the connection, and the client would see a reset instead of the answer.
         try:
             self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(10)
+            while self.connection.recv(65536):
+                pass
         except OSError:
             pass
 
