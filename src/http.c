@@ -196,7 +196,7 @@ http_req_error(const struct http_req *r, char *dst, size_t n)
 		snprintf(dst, n, "timeout");
 		return;
 	case CURLE_SEND_ERROR:
-		if (r->body_sent < r->body_len) {
+		if (r->answered_early) {
 			snprintf(dst, n, "HTTP %ld after %llu of %llu bytes of the "
 			    "message", r->status, (unsigned long long)r->body_sent,
 			    (unsigned long long)r->body_len);
@@ -256,8 +256,10 @@ check_upload(struct http_req *r)
 	    sent < 0)
 		sent = 0;
 	r->body_sent = (uint64_t)sent;
-	if (r->body_sent != r->body_len)
+	if (r->body_sent != r->body_len) {
+		r->answered_early = 1;
 		r->result = CURLE_SEND_ERROR;
+	}
 }
 
 struct http_req *

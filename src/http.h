@@ -22,6 +22,7 @@ struct http_req {
 	uint64_t body_end;
 	uint64_t body_len;   /* the size announced in Content-Length */
 	uint64_t body_sent;  /* what curl had sent when the answer was complete */
+	int answered_early;  /* a 2xx before all of it: result is CURLE_SEND_ERROR */
 	struct buf resp;
 	size_t resp_max;
 	int resp_overflow;
