@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <glib.h>
 
 #include "util.h"
 
@@ -183,6 +182,13 @@ done:
 	return rc;
 }
 
+static int
+plain_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z');
+}
+
 /* A queue id goes into the key as a reading aid only when it is a plain
  * token: the key must stay short ASCII whatever argv says. */
 static int
@@ -193,7 +199,7 @@ plain_queue_id(const char *q)
 	if (q == NULL || *q == '\0')
 		return 0;
 	for (n = 0; q[n] != '\0'; n++)
-		if (n >= SPOT_QUEUE_ID_IN_KEY_MAX || !g_ascii_isalnum(q[n]))
+		if (n >= SPOT_QUEUE_ID_IN_KEY_MAX || !plain_char(q[n]))
 			return 0;
 	return 1;
 }
