@@ -18,7 +18,8 @@ if [ "${SPOT_DNS_MOUNTNS:-}" != 1 ]; then
 fi
 . "$(dirname "$0")/faultlib.sh"
 
-HOLE=127.83.0.1
+# an address of its own for each run: two runs at once (another checkout) must not collide
+HOLE=127.83.$(($$ / 250 % 250)).$(($$ % 250 + 1))
 NAME_R=rspamd.example.test
 NAME_A=spot.example.test
 DEADLINE=1000
