@@ -52,7 +52,7 @@ content_digest(const struct msg *m, unsigned char out[DELIVERY_ID_LEN],
 		got = msg_pread(m, chunk, READ_CHUNK, off);
 		if (got <= 0) {
 			snprintf(err, errlen, "cannot read the message back: %s",
-			    got < 0 ? strerror(errno) : "it is shorter than read");
+			    got < 0 ? strerror(errno) : "the spool ended early");
 			rc = -1;
 			break;
 		}
