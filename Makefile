@@ -23,11 +23,12 @@ ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
 # sanitizer build that make check runs as well.
 O ?= .
 SRC = src/util.c src/config.c src/log.c src/msg.c src/http.c src/rspamd.c \
-      src/spot.c src/decide.c src/rewrite.c src/scan.c src/deliver.c \
+      src/spot.c src/identity.c src/decide.c src/rewrite.c src/scan.c src/deliver.c \
       src/report.c src/run.c src/state.c src/upstream.c src/skip.c src/stats.c src/selftest.c \
-       src/age.c src/corelimit.c
+      src/age.c src/corelimit.c
 OBJ = $(SRC:%.c=$(O)/%.o)
-UNIT_NAMES = test-config test-rspamd test-rewrite test-decide test-spot test-state test-age
+UNIT_NAMES = test-config test-rspamd test-rewrite test-decide test-spot test-state test-age \
+    test-identity
 UNIT = $(UNIT_NAMES:%=$(O)/tests/unit/%)
 
 all: $(O)/spot-deliver

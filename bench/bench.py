@@ -945,7 +945,7 @@ class Bench:
                 "...). Against that, libc + libcjson cost %.2f M / %.2f ms and glib %.2f M / "
                 "%.2f ms. Places: the link line (`PKGS` in the Makefile); GMime is used only by "
                 "src/rewrite.c:hdr_format (formatting the added header fields), glib only by "
-                "src/spot.c:spot_idempotency_key (SHA-256); libcurl by src/http.c for plain "
+                "src/identity.c:delivery_identity (SHA-256); libcurl by src/http.c for plain "
                 "http:// to loopback as well. Without libcurl and GMime on the link line (a "
                 "small HTTP/1.1 client for http://, libcurl loaded with dlopen() only for "
                 "https://; the header formatting by hand) one delivery would be near %.1f M "

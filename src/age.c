@@ -18,57 +18,6 @@
 #define STORE_KEEP ((int64_t)CONFIG_MAX_DURATION + 86400)
 #define RECEIVED_MAX 4096
 
-static void
-hash_part(GChecksum *sum, const void *p, size_t n)
-{
-	char len[32];
-
-	/* length-prefixed, so that no two envelopes hash alike */
-	snprintf(len, sizeof(len), "%zu:", n);
-	g_checksum_update(sum, (const guchar *)len, (gssize)strlen(len));
-	g_checksum_update(sum, (const guchar *)p, (gssize)n);
-}
-
-static void
-hash_str(GChecksum *sum, const char *s)
-{
-	hash_part(sum, s ? s : "", s ? strlen(s) : 0);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-void
-delivery_digest(unsigned char id[AGE_ID_LEN], const struct envelope *env,
-    const char *head, const struct hdr_block *hb, uint64_t msg_size)
-{
-	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-	const char **rcpt = xreallocarray(NULL, env->nrcpt, sizeof(*rcpt));
-	char sizestr[32];
-	gsize len = AGE_ID_LEN;
-	size_t i;
-
-	hash_str(sum, env->queue_id);
-	hash_str(sum, env->sender);
-	if (env->nrcpt > 0)
-		memcpy(rcpt, env->rcpt, env->nrcpt * sizeof(*rcpt));
-	qsort(rcpt, env->nrcpt, sizeof(*rcpt), cmp_str);
-	for (i = 0; i < env->nrcpt; i++)
-		hash_str(sum, rcpt[i]);
-	for (i = 0; i < hb->n; i++)
-		if (strcasecmp(hb->v[i].name, "Received") != 0)
-			hash_part(sum, head + hb->v[i].off, hb->v[i].len);
-	snprintf(sizestr, sizeof(sizestr), "%llu",
-	    (unsigned long long)(msg_size - hb->end));
-	hash_str(sum, sizestr);
-	g_checksum_get_digest(sum, id, &len);
-	g_checksum_free(sum);
-	free(rcpt);
-}
-
 /* The slots of deferrals.db: a 128-bit key and the first deferral. */
 static const char MAGIC[8] = "SPOTDEFR";
 #define STORE_SLOTS 4096
@@ -76,7 +25,7 @@ static const char MAGIC[8] = "SPOTDEFR";
 #define STORE_WORDS (STORE_SLOTS * STATE_FIRST_SEEN_WORDS)
 
 static void
-key_of(const unsigned char id[AGE_ID_LEN], uint64_t key[STATE_KEY_WORDS])
+key_of(const unsigned char id[DELIVERY_ID_LEN], uint64_t key[STATE_KEY_WORDS])
 {
 	memcpy(key, id, STATE_KEY_WORDS * sizeof(*key));
 }
@@ -126,7 +75,7 @@ first_looked_up(const char *dir, const uint64_t key[STATE_KEY_WORDS], int64_t no
 }
 
 int64_t
-age_first_deferral(const struct config *cfg, const unsigned char id[AGE_ID_LEN],
+age_first_deferral(const struct config *cfg, const unsigned char id[DELIVERY_ID_LEN],
     int64_t now, int record)
 {
 	uint64_t key[STATE_KEY_WORDS];
@@ -228,14 +177,12 @@ believable(int64_t t, int64_t now)
 }
 
 void
-age_of(const struct config *cfg, const struct envelope *env, const char *head,
-    const struct hdr_block *hb, uint64_t size, int record, int64_t now,
-    struct age *a)
+age_of(const struct config *cfg, const struct envelope *env,
+    const unsigned char id[DELIVERY_ID_LEN], const char *head,
+    const struct hdr_block *hb, int record, int64_t now, struct age *a)
 {
-	unsigned char id[AGE_ID_LEN];
 	int64_t received, given;
 
-	delivery_digest(id, env, head, hb, size);
 	a->now = now;
 	a->first_seen = age_first_deferral(cfg, id, now, record);
 	received = believable(age_received_time(head, hb, env->queue_id), now);

@@ -12,9 +12,9 @@
 
 #include "config.h"
 #include "envelope.h"
+#include "identity.h"
 #include "rewrite.h"
 
-#define AGE_ID_LEN 32
 /* An arrival time further back than this is not believed. */
 #define AGE_MAX_PAST (30 * 86400)
 
@@ -25,16 +25,10 @@ struct age {
 	int64_t arrival;       /* epoch seconds, 0 if unknown or not believed */
 };
 
-/* The delivery's identity: queue id, sender, sorted recipients, the header
- * fields but Received (Message-ID, Date...) and the body's size. A fetcher
- * (fetchmail) puts a Received field with the time of each poll on top: it
- * must not make every retry a new delivery. */
-void delivery_digest(unsigned char id[AGE_ID_LEN], const struct envelope *env,
-    const char *head, const struct hdr_block *hb, uint64_t msg_size);
 /* When id was first deferred (epoch seconds); now when it was not known, or
  * the store is unusable. With record, an unknown id is remembered as now. */
 int64_t age_first_deferral(const struct config *cfg,
-    const unsigned char id[AGE_ID_LEN], int64_t now, int record);
+    const unsigned char id[DELIVERY_ID_LEN], int64_t now, int record);
 
 /* Epoch seconds, or an RFC 5322 date: 0, or -1. */
 int age_parse_time(const char *s, int64_t *out);
@@ -44,9 +38,10 @@ int age_parse_time(const char *s, int64_t *out);
 int64_t age_received_time(const char *head, const struct hdr_block *hb,
     const char *queue_id);
 
-/* All of the above for one message (head and size as in struct msg). record: remember a first deferral (not for --check). */
+/* The age of the delivery id of the message head (hb parsed from it).
+ * record: remember a first deferral (not for --check). */
 void age_of(const struct config *cfg, const struct envelope *env,
-    const char *head, const struct hdr_block *hb, uint64_t size, int record,
-    int64_t now, struct age *a);
+    const unsigned char id[DELIVERY_ID_LEN], const char *head,
+    const struct hdr_block *hb, int record, int64_t now, struct age *a);
 
 #endif

@@ -126,6 +126,12 @@ http_req_init(struct http_req *r, const char *base_url, const char *path,
 	buf_free(&url);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	/* Without it, removing a request whose name lookup still runs joins
+	 * the resolver thread, which waits as long as resolv.conf says (10 s
+	 * by default), far past our deadline. With it the thread is detached
+	 * and frees its own data once getaddrinfo() returns, or goes with the
+	 * process. */
+	curl_easy_setopt(r->easy, CURLOPT_QUICK_EXIT, 1L);
 	/* A mail host's http_proxy is for its users, not for its scanners. */
 	curl_easy_setopt(r->easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
@@ -184,6 +190,7 @@ http_req_post(struct http_req *r, const struct msg *m, uint64_t from)
 	r->msg = m;
 	r->body_pos = from;
 	r->body_end = m->size;
+	r->body_len = m->size - from;
 	curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
 	curl_easy_setopt(r->easy, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(r->easy, CURLOPT_READDATA, r);
@@ -217,6 +224,14 @@ http_req_error(const struct http_req *r, char *dst, size_t n)
 	case CURLE_OPERATION_TIMEDOUT:
 		snprintf(dst, n, "timeout");
 		return;
+	case CURLE_SEND_ERROR:
+		if (r->answered_early) {
+			snprintf(dst, n, "HTTP %ld after %llu of %llu bytes of the "
+			    "message", r->status, (unsigned long long)r->body_sent,
+			    (unsigned long long)r->body_len);
+			return;
+		}
+		break;
 	case CURLE_WRITE_ERROR:
 		if (r->resp_overflow) {
 			snprintf(dst, n, "answer larger than %zu bytes", r->resp_max);
@@ -255,6 +270,27 @@ http_engine_remove(struct http_engine *e, struct http_req *r)
 	curl_multi_remove_handle(e->multi, r->easy);
 }
 
+/* A server may answer before it has read the request, and curl then stops
+ * sending when the answer says the connection closes: the answer is about
+ * a message the server never saw whole (a proxy's or a login page's 200, a
+ * broken API). Final refusals (401, 413...) may come early and stay. */
+static void
+check_upload(struct http_req *r)
+{
+	curl_off_t sent = 0;
+
+	if (r->msg == NULL || r->result != CURLE_OK || r->status / 100 != 2)
+		return;
+	if (curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &sent) != CURLE_OK ||
+	    sent < 0)
+		sent = 0;
+	r->body_sent = (uint64_t)sent;
+	if (r->body_sent != r->body_len) {
+		r->answered_early = 1;
+		r->result = CURLE_SEND_ERROR;
+	}
+}
+
 struct http_req *
 http_engine_done(struct http_engine *e)
 {
@@ -268,6 +304,7 @@ http_engine_done(struct http_engine *e)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		r->result = m->data.result;
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		check_upload(r);
 		curl_multi_remove_handle(e->multi, r->easy);
 		return r;
 	}

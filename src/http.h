@@ -2,7 +2,9 @@
  * Rspamd and SPOT requests at the same time in this single thread. A request
  * reads the message body with pread() (no copy of the message), keeps at
  * most resp_max bytes of answer, and never follows a redirect or a proxy
- * from the environment. */
+ * from the environment. A 2xx that comes before the whole body was sent is
+ * a failed request, never an answer about the part the server saw. No
+ * request outlives its deadline, not even in a hanging name lookup. */
 #ifndef SPOT_HTTP_H
 #define SPOT_HTTP_H
 
@@ -18,6 +20,9 @@ struct http_req {
 	const struct msg *msg;
 	uint64_t body_pos;
 	uint64_t body_end;
+	uint64_t body_len;   /* the size announced in Content-Length */
+	uint64_t body_sent;  /* what curl had sent when the answer was complete */
+	int answered_early;  /* a 2xx before all of it: result is CURLE_SEND_ERROR */
 	struct buf resp;
 	size_t resp_max;
 	int resp_overflow;
@@ -40,7 +45,8 @@ void http_req_header(struct http_req *r, const char *name, const char *value);
 void http_req_header_value(struct http_req *r, const char *name, const char *value);
 void http_req_post(struct http_req *r, const struct msg *m, uint64_t from);
 void http_req_free(struct http_req *r);
-/* A short text for logs and headers: "HTTP 503", "timeout", "connection refused". */
+/* A short text for logs and headers: "HTTP 503", "timeout", "connection refused",
+ * "HTTP 200 after 3889 of 200024 bytes of the message". */
 void http_req_error(const struct http_req *r, char *dst, size_t n);
 
 struct http_engine {

@@ -11,6 +11,7 @@
 #include "decide.h"
 #include "deliver.h"
 #include "http.h"
+#include "identity.h"
 #include "log.h"
 #include "msg.h"
 #include "report.h"
@@ -61,6 +62,30 @@ read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
 	}
 	log_error("%s", res->status);
 	return -1;
+}
+
+/* The delivery's identity, for the Idempotency-Key and for the age: the
+ * digest of the whole message is taken once, and only when needed. */
+struct identity {
+	unsigned char id[DELIVERY_ID_LEN];
+	int known;
+};
+
+static int
+identify(const struct run_opts *o, const struct msg *m,
+    const struct hdr_block *hb, struct identity *ident, struct run_result *res)
+{
+	char err[256];
+
+	if (ident->known)
+		return 0;
+	if (delivery_identity(&o->env, m, hb, ident->id, err, sizeof(err)) != 0) {
+		result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
+		log_error("%s", res->status);
+		return -1;
+	}
+	ident->known = 1;
+	return 0;
 }
 
 /* What a delivery needs to know about the upstreams. */
@@ -147,6 +172,19 @@ hand_off(const struct scan_params *p, struct run_result *res)
 	log_error("%s", res->status);
 }
 
+/* The API gets the message to deliver it, or to analyse it unless the
+ * message is skipped: only then is its Idempotency-Key worth the digest of
+ * the whole message. */
+static int
+api_gets_message(const struct config *cfg, const struct envelope *env,
+    const struct msg *m)
+{
+	if (*cfg->api_url == '\0')
+		return 0;
+	return cfg->handoff || (skip_reason(cfg, env) == NULL &&
+	    m->size - m->from_len <= cfg->scan_max_size);
+}
+
 /* Who is asked: nobody for skipped mail, the API only to analyse. */
 static void
 scan_message(const struct run_opts *o, const struct msg *m, const char *idem,
@@ -226,8 +264,9 @@ run(const struct run_opts *o, struct run_result *res)
 	struct decision d;
 	struct report rep;
 	struct msg m;
-	char idem[128] = "";
+	char idem[SPOT_IDEM_KEY_SIZE] = "";
 	struct age age = { 0 };
+	struct identity ident = { { 0 }, 0 };
 	int64_t start = now_ms();
 
 	memset(res, 0, sizeof(*res));
@@ -238,16 +277,21 @@ run(const struct run_opts *o, struct run_result *res)
 	http_global_init(cfg);
 	if (read_message(o, &m, res) != 0)
 		goto out;
-	upstreams_init(cfg, &u);
 	hdr_block_parse(m.head, m.head_len, m.from_len, m.spool_fd < 0, &hb);
-	if (*cfg->api_url != '\0')
-		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, m.head,
-		    (size_t)hb.end, (unsigned long long)m.size);
+	if (api_gets_message(cfg, &o->env, &m)) {
+		if (identify(o, &m, &hb, &ident, res) != 0)
+			goto out_hb;
+		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, ident.id);
+	}
+	upstreams_init(cfg, &u);
 	scan_message(o, &m, idem, &u, &sr);
 	/* --check looks the age up but does not start the clock */
-	if (decide_needs_age(cfg, &sr))
-		age_of(cfg, &o->env, m.head, &hb, m.size, !o->check,
+	if (decide_needs_age(cfg, &sr)) {
+		if (identify(o, &m, &hb, &ident, res) != 0)
+			goto out_scan;
+		age_of(cfg, &o->env, ident.id, m.head, &hb, !o->check,
 		    (int64_t)time(NULL), &age);
+	}
 	decide(cfg, &sr, age.seconds, &d);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
 		p = scan_params_of(o, &m, idem, &u, 0, 1);
@@ -284,8 +328,15 @@ run(const struct run_opts *o, struct run_result *res)
 		deliver(o, &m, &rw, &d, res);
 	rewrite_free(&rw);
 	hdr_edit_free(&ed);
-	hdr_block_free(&hb);
 	scan_result_free(&sr);
+	hdr_block_free(&hb);
+	msg_free(&m);
+	return;
+out_scan:
+	upstreams_free(cfg, &u);
+	scan_result_free(&sr);
+out_hb:
+	hdr_block_free(&hb);
 out:
 	msg_free(&m);
 }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <glib.h>
 
 #include "util.h"
 
@@ -183,19 +182,39 @@ done:
 	return rc;
 }
 
+static int
+plain_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+	    (c >= 'a' && c <= 'z');
+}
+
+/* A queue id goes into the key as a reading aid only when it is a plain
+ * token: the key must stay short ASCII whatever argv says. */
+static int
+plain_queue_id(const char *q)
+{
+	size_t n;
+
+	if (q == NULL || *q == '\0')
+		return 0;
+	for (n = 0; q[n] != '\0'; n++)
+		if (n >= SPOT_QUEUE_ID_IN_KEY_MAX || !plain_char(q[n]))
+			return 0;
+	return 1;
+}
+
 void
 spot_idempotency_key(char *dst, size_t n, const char *queue_id,
-    const char *head, size_t head_len, unsigned long long size)
+    const unsigned char id[DELIVERY_ID_LEN])
 {
-	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-	char sizestr[32];
+	char hex[2 * DELIVERY_ID_LEN + 1];
+	size_t i;
 
-	/* The header block carries Message-ID, Received and Date: with the size
-	 * it tells messages apart without hashing a 20 MB body. */
-	g_checksum_update(sum, (const guchar *)head, (gssize)head_len);
-	snprintf(sizestr, sizeof(sizestr), "%llu", size);
-	g_checksum_update(sum, (const guchar *)sizestr, (gssize)strlen(sizestr));
-	snprintf(dst, n, "%s%s%.40s", queue_id ? queue_id : "",
-	    queue_id && *queue_id ? "-" : "", g_checksum_get_string(sum));
-	g_checksum_free(sum);
+	for (i = 0; i < DELIVERY_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	if (plain_queue_id(queue_id))
+		snprintf(dst, n, "%s-%s", queue_id, hex);
+	else
+		snprintf(dst, n, "%s", hex);
 }

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "http.h"
+#include "identity.h"
 
 enum spot_status { SPOT_ANALYZED, SPOT_ACCEPTED, SPOT_TIMEOUT, SPOT_REJECTED };
 
@@ -30,8 +31,12 @@ void spot_poll_request(struct http_req *r, const char *url,
 int spot_parse(const char *json, size_t len, struct spot_reply *out,
     char *err, size_t errlen);
 const char *spot_status_name(enum spot_status s);
-/* "<queue id>-<sha256 of the header block and size>", stable across retries. */
+/* "<queue id>-<the delivery identity in hex>", or the hex alone when the
+ * queue id is missing or not a short alphanumeric token: one key per
+ * delivery, the same for every retry of it (docs/spot-api.md). */
+#define SPOT_QUEUE_ID_IN_KEY_MAX 64
+#define SPOT_IDEM_KEY_SIZE (SPOT_QUEUE_ID_IN_KEY_MAX + 1 + 2 * DELIVERY_ID_LEN + 1)
 void spot_idempotency_key(char *dst, size_t n, const char *queue_id,
-    const char *head, size_t head_len, unsigned long long size);
+    const unsigned char id[DELIVERY_ID_LEN]);
 
 #endif

@@ -44,7 +44,7 @@ check_eq "request: one X-Envelope-To per recipient" "$(grep -c '"X-Envelope-To"'
 check_grep "request: X-Client-Address" '"X-Client-Address", "192.0.2.7"' "$rec"
 check_grep "request: X-Client-Helo" '"X-Client-Helo", "mail.example.org"' "$rec"
 check_grep "request: X-Queue-Id" "\"X-Queue-Id\", \"Q1$$\"" "$rec"
-check_grep "request: Idempotency-Key starts with the queue id" "\"Idempotency-Key\", \"Q1$$-[0-9a-f]{40}\"" "$rec"
+check_grep "request: Idempotency-Key starts with the queue id" "\"Idempotency-Key\", \"Q1$$-[0-9a-f]{64}\"" "$rec"
 check_cmp "request: the body is the message, byte for byte" "${rec%.json}.body" "$M/ham.eml"
 check_eq "no key in stdout or stderr" "$(cat "$T/clean.out" "$err" | grep -c -- "$KEY")" 0
 

@@ -5,7 +5,7 @@
 need_rspamd
 KEY=handoff-key-$$
 start_spot_api "$KEY" "clean"
-plan 25
+plan 36
 
 M=$ROOT/tests/fixtures/mail
 LDA=$ROOT/tests/lda-capture
@@ -29,6 +29,41 @@ check_exit "hand-off with a From_ line: exit 0" 0 handoff < "$M/fromline.eml"
 rec=$(spot_record "$(spot_count)")
 tail -n +2 "$M/fromline.eml" > "$T/nofrom"
 check_cmp "hand-off: the From_ line is not sent" "${rec%.json}.body" "$T/nofrom"
+
+# One queue file, two recipients: with a recipient limit of 1 (the README's spotapi transport)
+# Postfix runs one hand-off per recipient, with the same ${queue_id} and the same bytes. Each
+# is a delivery of its own: its own Idempotency-Key, its own job. A retry of one of them is the
+# same delivery: the same key, the same job, a duplicate.
+idem_of() { grep -o '"Idempotency-Key", "[^"]*"' "$1"; }
+qf=QF$$
+qf_handoff() { # qf_handoff SENDER RCPT...
+	local sender=$1 r=()
+	shift
+	for a in "$@"; do r+=(-r "$a"); done
+	"$BIN" --log stderr -c /dev/null --rspamd-url "$RSPAMD_URL" --api-url "$API" \
+		--api-key-file "$T/key" --queue-id "$qf" --handoff -f "$sender" "${r[@]}" < "$M/ham.eml"
+}
+check_exit "one queue file: the hand-off for bob, exit 0" 0 qf_handoff alice@example.org bob@example.net
+bob=$(spot_record "$(spot_count)")
+check_exit "one queue file: the hand-off for carol, exit 0" 0 qf_handoff alice@example.org carol@example.net
+carol=$(spot_record "$(spot_count)")
+check_grep "one queue file: carol's POST names carol" '"X-Envelope-To", "carol@example.net"' "$carol"
+check_ne "one queue file: two recipients, two Idempotency-Keys" "$(idem_of "$carol")" "$(idem_of "$bob")"
+check_ne "one queue file: two recipients, two jobs" "$(json_get "$carol" job_id)" "$(json_get "$bob" job_id)"
+check_eq "one queue file: carol's job is new, not bob's folded in" "$(json_get "$carol" duplicate)" false
+check_exit "one queue file: Postfix retries bob's delivery, exit 0" 0 qf_handoff alice@example.org bob@example.net
+retry=$(spot_record "$(spot_count)")
+check_eq "one queue file: the retry has bob's key" "$(idem_of "$retry")" "$(idem_of "$bob")"
+check_eq "one queue file: the retry is bob's job, a duplicate" \
+	"$(json_get "$retry" job_id) $(json_get "$retry" duplicate)" "$(json_get "$bob" job_id) true"
+qf_handoff alice@example.org bob@example.net carol@example.net > /dev/null 2>&1
+two=$(spot_record "$(spot_count)")
+qf_handoff alice@example.org carol@example.net bob@example.net > /dev/null 2>&1
+check_eq "one queue file: the recipients' order does not change the key" \
+	"$(idem_of "$(spot_record "$(spot_count)")")" "$(idem_of "$two")"
+qf_handoff mallory@example.org bob@example.net > /dev/null 2>&1
+check_ne "one queue file: another envelope sender, another key" \
+	"$(idem_of "$(spot_record "$(spot_count)")")" "$(idem_of "$bob")"
 
 # failures: 75, so that the MTA keeps the message
 spot_control "status=503"

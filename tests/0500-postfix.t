@@ -29,7 +29,7 @@ pf_main "local_header_rewrite_clients ="
 printf 'bob@example.net ok\ndave@example.net ok\n' >"$PF/etc/vmailbox"
 printf 'api.example.net spotapi:\n' >"$PF/etc/transport"
 pf_start
-plan 62
+plan 66
 
 M=$ROOT/tests/fixtures/mta
 part() { "$PY" "$ROOT/tests/msgpart.py" "$@" 2>/dev/null; }
@@ -71,7 +71,7 @@ check_grep "argv: \${sender} reached the API as X-Envelope-From" '\["X-Envelope-
 check_grep "argv: \${recipient} as X-Envelope-To" '\["X-Envelope-To", "bob@example.net"\]' "$rec"
 check_grep "argv: \${client_address} as X-Client-Address" '\["X-Client-Address", "127.0.0.1"\]' "$rec"
 check_grep "argv: \${client_helo} as X-Client-Helo" '\["X-Client-Helo", "client.sender.example"\]' "$rec"
-check_grep "argv: \${queue_id} starts the Idempotency-Key" "\[\"Idempotency-Key\", \"$qid-[0-9a-f]{40}\"\]" "$rec"
+check_grep "argv: \${queue_id} starts the Idempotency-Key" "\[\"Idempotency-Key\", \"$qid-[0-9a-f]{64}\"\]" "$rec"
 
 # ---- two recipients: spot_destination_recipient_limit = 1 gives one run per recipient
 f=$(msg ham.eml two1)
@@ -156,6 +156,21 @@ if got[m.end():] != sent:
     sys.exit("differs after Postfix's two fields:\n%r\n%r" % (got[m.end():][:300], sent[:300]))
 EOF
 check_eq "hand-off: byte-exact (forged headers, folding, 8-bit, dot lines kept)" "$(cat "$T/exact")" ""
+
+# ---- hand-off to two recipients: spotapi_destination_recipient_limit = 1 gives one hand-off
+# per recipient, same queue id, same bytes; each is its own delivery, so its own job (an API
+# that folded them by a shared Idempotency-Key would take only one of them)
+f=$(msg handoff.eml api3)
+qid=$(swaks_send "$f" jane@sender.example carol@api.example.net,erin@api.example.net)
+wait_for 20 sh -c "[ \$(grep -c -E ' $qid: to=<.*relay=spotapi, .*status=sent' '$PF/maillog') -ge 2 ]"
+check_eq "hand-off, two recipients: both sent through spotapi" \
+	"$(grep -c -E " $qid: to=<.*relay=spotapi, .*status=sent" "$PF/maillog")" 2
+check_eq "hand-off, two recipients: two POSTs, two Idempotency-Keys" \
+	"$(records "$qid" | xargs grep -h '"Idempotency-Key"' | sort -u | wc -l)" 2
+check_eq "hand-off, two recipients: two jobs" \
+	"$(for r in $(records "$qid"); do json_get "$r" job_id; done | sort -u | wc -l)" 2
+check_eq "hand-off, two recipients: neither is a duplicate of the other" \
+	"$(records "$qid" | xargs grep -h '"duplicate"' | sort -u | tr -d ' \n')" '"duplicate":false,'
 
 # ---- hand-off: a 5xx from the API defers; the retry carries the same Idempotency-Key
 spot_control "status=503"

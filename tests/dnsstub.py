@@ -2,7 +2,7 @@
 """A loopback DNS responder that answers every query at once with NXDOMAIN.
 
 Usage: /usr/bin/python3 tests/dnsstub.py --port PORT [--address 127.0.0.1]
-                                         [--pidfile FILE] [--log FILE]
+                                         [--pidfile FILE] [--log FILE] [--silent]
 
 It listens on ADDRESS:PORT over UDP and TCP. Every well-formed query gets an
 answer with the same id and question, QR=1, RD copied, RA=1, RCODE=3
@@ -12,6 +12,8 @@ scripts/rspamd-local) never waits for a timeout and never sends a packet off
 the machine. Queries too short to carry a header are dropped; a query whose
 question cannot be parsed gets FORMERR (rcode 1) with an empty question.
 With --log every question is appended as one line "UNIXTIME QTYPE NAME".
+With --silent it answers nothing (a resolver that hangs): questions are still
+logged, TCP connections are held open until the client closes them.
 Prints "ready PORT" on stdout once both sockets are bound; exits on SIGTERM
 or SIGINT.
 """
@@ -104,9 +106,9 @@ def recv_exact(conn, n):
     return buf
 
 
-def serve_tcp_conn(conn, logf):
+def serve_tcp_conn(conn, logf, silent):
     try:
-        conn.settimeout(5)
+        conn.settimeout(None if silent else 5)
         while True:
             hdr = recv_exact(conn, 2)
             if hdr is None:
@@ -117,6 +119,8 @@ def serve_tcp_conn(conn, logf):
             reply = answer(query, logf)
             if reply is None:
                 return
+            if silent:
+                continue
             conn.sendall(struct.pack("!H", len(reply)) + reply)
     except OSError:
         pass
@@ -139,6 +143,7 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--delay-ms", type=int, default=0,
                     help="answer every query this late (a slow resolver, for a slow Rspamd)")
+    ap.add_argument("--silent", action="store_true", help="never answer (a hanging resolver)")
     args = ap.parse_args()
     delay = args.delay_ms / 1000.0
 
@@ -177,7 +182,7 @@ def main():
                     except OSError:
                         continue
                     reply = answer(query, logf)
-                    if reply is not None:
+                    if reply is not None and not args.silent:
                         if delay > 0:
                             threading.Timer(delay, send_udp, (udp, reply, peer)).start()
                         else:
@@ -187,7 +192,7 @@ def main():
                         conn, _ = tcp.accept()
                     except OSError:
                         continue
-                    threading.Thread(target=serve_tcp_conn, args=(conn, logf),
+                    threading.Thread(target=serve_tcp_conn, args=(conn, logf, args.silent),
                                      daemon=True).start()
     finally:
         udp.close()

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Hand-off faults: the API's 2xx is the delivery (docs/how-it-decides.md, "Hand-off mode"). Any
-# 2xx, whatever its body, delivers (exit 0, the API got every byte once); anything else exits 75
+# 2xx after the whole message was sent, whatever its body, delivers (exit 0, the API got every
+# byte once; a 2xx before that is tests/faults/0120-early-answer.t); anything else exits 75
 # with 4.4.1 and the MTA retries (the Idempotency-Key makes the retry safe). Every run ends
 # within analysis_timeout_ms plus SLACK_MS.
 . "$(dirname "$0")/faultlib.sh"

@@ -3,6 +3,7 @@
 
 Usage:
   /usr/bin/python3 tests/faults/badserver.py --record FILE [--port 0] [--files DIR] [--pidfile F]
+      [--rcvbuf BYTES]
 
 Prints "ready PORT" once it listens on 127.0.0.1. It stands in for Rspamd
 and for the SPOT API at once: the first segment of the request path picks
@@ -32,6 +33,10 @@ Behaviours (the first path segment):
   pollhang    SPOT: 202 "accepted", then every poll hangs
   file/NAME   200 with the bytes of DIR/NAME (--files DIR)
   s401        401 with WWW-Authenticate (a refused key)
+  early       200 with a clean verdict and "Connection: close" right after the
+              request head, before reading the body; then it reads and drops what
+              the client still sends, until the client closes
+  early4k     the same after reading the first 4 KB of the body
   foreign/PORT  SPOT: 202 "accepted" with a Location on another origin,
               http://127.0.0.1:PORT/stolen; a poll of /foreign/... gets a clean verdict
 
@@ -39,6 +44,10 @@ Every request is recorded on arrival as one line in the record file:
 "METHOD PATH"; then, once its body has been read, "body PATH LENGTH SHA256".
 Its header fields go to the record file + ".headers", one "METHOD PATH Name: value"
 line each (as Python's http.server parsed them).
+--rcvbuf sets SO_RCVBUF of the listening socket (its connections inherit it):
+with a few KB, a client cannot park a whole message in the kernel's buffers
+on loopback, as it cannot on a real network, so an early answer comes while
+the upload is still under way.
 SIGTERM or SIGINT stops it, even while requests hang.
 """
 import argparse
@@ -168,6 +177,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if mode == "slowread":
             self.read_body(rate=True)
             return self.hang()
+        if mode in ("early", "early4k"):
+            return self.answer_early(4096 if mode == "early4k" else 0)
         if post:
             self.read_body()
         if mode == "good":
@@ -238,6 +249,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 pass
         return self.send(404, b'{"error": "no such behaviour"}\n', "Not Found")
 
+    def answer_early(self, upto):
+        """A whole, valid answer to a request whose body was not read (a proxy's
+        or a login page's 200): the client must not take it for the delivery."""
+        n = int(self.headers.get("Content-Length") or 0)
+        got = len(self.rfile.read(min(upto, n))) if upto else 0
+        self.st.log("early %s %d of %d" % (self.path, got, n))
+        self.raw(self.response_bytes(200, self.clean_json(), extra=[("Connection", "close")]))
+        # Then take what the client still sends until it closes: closing with unread data
+        # would reset the connection, and the client would see a reset instead of the answer.
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(10)
+            while self.connection.recv(65536):
+                pass
+        except OSError:
+            pass
+
     def send_huge(self):
         prefix = b'{"action": "no action", "job_id": "x", "status": "analyzed", "pad": "'
         suffix = b'"}\n'
@@ -263,6 +291,12 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+    rcvbuf = 0
+
+    def server_bind(self):
+        if self.rcvbuf:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+        super().server_bind()
 
     def handle_error(self, request, client_address):
         pass  # a client that gave up is the normal case here
@@ -274,9 +308,11 @@ def main():
     ap.add_argument("--record", required=True)
     ap.add_argument("--files")
     ap.add_argument("--pidfile")
+    ap.add_argument("--rcvbuf", type=int, default=0)
     args = ap.parse_args()
     state = State(args)
     open(args.record, "a").close()
+    Server.rcvbuf = args.rcvbuf
     httpd = Server(("127.0.0.1", args.port), Handler)
     httpd.state = state
 

@@ -14,9 +14,10 @@
 #              state_dir (no dead-upstream memory shared with other tests or the host)
 #
 # Functions:
-#   start_bad [ID]              starts tests/faults/badserver.py; sets BAD (http://127.0.0.1:PORT),
-#                               BAD_REC (its record file, $T/ID.record), BAD_FILES (the directory
-#                               of its file/NAME answers, $T/replies)
+#   start_bad [ID [OPTIONS...]] starts tests/faults/badserver.py (OPTIONS are its own, e.g.
+#                               --rcvbuf 4096); sets BAD (http://127.0.0.1:PORT), BAD_REC (its
+#                               record file, $T/ID.record), BAD_FILES (the directory of its
+#                               file/NAME answers, $T/replies)
 #   closed_url                  prints a loopback URL nobody listens on
 #   sd_run NAME [RUNOPTS...] -- ARGS...
 #                               runs "$BIN" ARGS through tests/faults/run.py (RUNOPTS are its options:
@@ -108,11 +109,14 @@ EOF
 
 start_bad() {
 	local id=${1:-bad}
+	[ $# -gt 0 ] && shift
 	BAD_REC=$T/$id.record
 	BAD_FILES=$T/replies
 	mkdir -p "$BAD_FILES"
-	"$PY" "$FAULTS/badserver.py" --record "$BAD_REC" --files "$BAD_FILES" \
+	"$PY" "$FAULTS/badserver.py" --record "$BAD_REC" --files "$BAD_FILES" "$@" \
 		</dev/null >"$T/$id.out" 2>"$T/$id.log" &
+	# at exit: kill, then wait, so that its last records are written before $T goes
+	at_exit wait "$!"
 	at_exit kill "$!"
 	local i
 	for i in $(seq 100); do

@@ -84,56 +84,6 @@ test_received(void)
 }
 
 static void
-digest(unsigned char id[AGE_ID_LEN], const char *qid, const char *sender,
-    const char **rcpt, size_t n, const char *text)
-{
-	struct envelope env = { 0 };
-	struct hdr_block hb;
-
-	env.queue_id = qid;
-	env.sender = sender;
-	env.rcpt = rcpt;
-	env.nrcpt = n;
-	hdr_block_parse(text, strlen(text), 0, 1, &hb);
-	delivery_digest(id, &env, text, &hb, strlen(text));
-	hdr_block_free(&hb);
-}
-
-static void
-test_digest(void)
-{
-	const char *ab[] = { "a@example.net", "b@example.net" };
-	const char *ba[] = { "b@example.net", "a@example.net" };
-	const char *a[] = { "a@example.net" };
-	unsigned char x[AGE_ID_LEN], y[AGE_ID_LEN];
-	static const char msg[] = "Subject: a\nMessage-ID: <1@x>\n\nbody\n";
-
-	digest(x, "Q1", "s@x", ab, 2, msg);
-	digest(y, "Q1", "s@x", ba, 2, msg);
-	ok(memcmp(x, y, AGE_ID_LEN) == 0, "the recipients' order does not matter");
-	digest(y, "Q1", "s@x", a, 1, msg);
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another recipient list: another identity");
-	digest(y, "Q2", "s@x", ab, 2, msg);
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another queue id: another identity");
-	digest(y, "Q1", "t@x", ab, 2, msg);
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another sender: another identity");
-	digest(y, "Q1", "s@x", ab, 2, "Subject: b\nMessage-ID: <1@x>\n\nbody\n");
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another header field: another identity");
-	digest(y, "Q1", "s@x", ab, 2, "Subject: a\nMessage-ID: <1@x>\n\nbody!\n");
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "another body size: another identity");
-	digest(y, "Q1", "s@x", ab, 2, "Received: from 127.0.0.1 by h with IMAP "
-	    "(fetchmail-6.4); Tue, 01 Dec 2026 21:00:01 +0000\n"
-	    "Subject: a\nMessage-ID: <1@x>\n\nbody\n");
-	ok(memcmp(x, y, AGE_ID_LEN) == 0, "a fetcher's Received on top: the same delivery");
-	digest(x, "Q1", "s", NULL, 0, msg);
-	digest(y, "Q", "1s", NULL, 0, msg);
-	ok(memcmp(x, y, AGE_ID_LEN) != 0, "fields do not run into each other");
-	digest(x, NULL, NULL, NULL, 0, msg);
-	digest(y, "", "", NULL, 0, msg);
-	ok(memcmp(x, y, AGE_ID_LEN) == 0, "no queue id, no sender: as empty");
-}
-
-static void
 write_file(const char *path, const char *text)
 {
 	FILE *fp = fopen(path, "w");
@@ -148,7 +98,7 @@ static void
 test_store(void)
 {
 	char dir[] = "/tmp/spot-age.XXXXXX", path[256];
-	unsigned char id[AGE_ID_LEN], other[AGE_ID_LEN];
+	unsigned char id[DELIVERY_ID_LEN], other[DELIVERY_ID_LEN];
 	struct config cfg;
 	struct stat st;
 	size_t i;
@@ -217,9 +167,11 @@ test_age_of(void)
 	struct envelope env = { 0 };
 	struct hdr_block hb;
 	struct config cfg;
+	unsigned char id[DELIVERY_ID_LEN];
 	struct age a;
 	char path[256];
 
+	memset(id, 7, sizeof(id));
 	if (mkdtemp(dir) == NULL) {
 		printf("Bail out! mkdtemp\n");
 		exit(1);
@@ -231,34 +183,32 @@ test_age_of(void)
 	env.nrcpt = 1;
 	hdr_block_parse(postfix_received, strlen(postfix_received), 0, 1, &hb);
 
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW, &a);
 	is_int(a.seconds, 0, "no queue id, first deferral: age 0");
 	env.queue_id = "4Q1xYz2AbCd";
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW, &a);
 	is_int(a.seconds, 4 * 3600 + 12 * 60, "with the queue id: the age from Received");
 	is_int(a.arrival, NOW - 4 * 3600 - 12 * 60, "and the arrival time");
 	env.arrival_time = NOW - 5 * 3600;
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW, &a);
 	is_int(a.seconds, 5 * 3600, "--arrival-time earlier than Received: it wins");
 	env.arrival_time = NOW - 60;
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW, &a);
 	is_int(a.seconds, 4 * 3600 + 12 * 60, "--arrival-time later than Received: Received wins");
 	env.queue_id = NULL;
 	env.arrival_time = NOW + 3600;
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW + 10, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW + 10, &a);
 	is_int(a.seconds, 10, "an arrival time in the future: ignored, the first deferral counts");
 	env.arrival_time = NOW - AGE_MAX_PAST - 1;
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW + 20, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW + 20, &a);
 	is_int(a.seconds, 20, "an arrival time more than 30 days back: ignored");
 	env.arrival_time = NOW - AGE_MAX_PAST;
-	age_of(&cfg, &env, postfix_received, &hb, 100, 1, NOW, &a);
+	age_of(&cfg, &env, id, postfix_received, &hb, 1, NOW, &a);
 	is_int(a.seconds, AGE_MAX_PAST, "exactly 30 days back: believed");
 
 	hdr_block_free(&hb);
 	config_free(&cfg);
-	snprintf(path, sizeof(path), "%s/deferrals", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/deferrals.lock", dir);
+	snprintf(path, sizeof(path), "%s/deferrals.db", dir);
 	unlink(path);
 	rmdir(dir);
 }
@@ -268,7 +218,6 @@ main(void)
 {
 	test_parse_time();
 	test_received();
-	test_digest();
 	test_store();
 	test_age_of();
 	return done_testing();

@@ -125,42 +125,38 @@ test_bad(void)
 static void
 test_idempotency(void)
 {
-	static const char head[] = "Message-ID: <1@example.org>\nFrom: a@example.org\n"
-	    "Subject: hi\n";
-	static const char head2[] = "Message-ID: <2@example.org>\nFrom: a@example.org\n"
-	    "Subject: hi\n";
-	char k1[128], k2[128], k3[128], k4[128], k5[128], k6[128];
-	const char *p;
-	int hex = 1;
+	unsigned char id[DELIVERY_ID_LEN];
+	char k[SPOT_IDEM_KEY_SIZE], small[10], want[2 * DELIVERY_ID_LEN + 1];
+	char longq[SPOT_QUEUE_ID_IN_KEY_MAX + 2];
+	size_t i;
 
-	spot_idempotency_key(k1, sizeof(k1), "4FhT1z2Xbz9sV", head, sizeof(head) - 1, 1000);
-	spot_idempotency_key(k2, sizeof(k2), "4FhT1z2Xbz9sV", head, sizeof(head) - 1, 1000);
-	is_str(k1, k2, "same input, same key");
-	ok(strncmp(k1, "4FhT1z2Xbz9sV-", 14) == 0, "key starts with the queue id and "
-	    "a dash (%s)", k1);
-	for (p = k1 + 14; *p != '\0'; p++)
-		if (!isxdigit((unsigned char)*p))
-			hex = 0;
-	ok(hex && strlen(k1 + 14) >= 32, "the rest is a hex digest (%s)", k1 + 14);
-	spot_idempotency_key(k3, sizeof(k3), "4FhT1z2Xbz9sV", head2, sizeof(head2) - 1, 1000);
-	ok(strcmp(k1, k3) != 0, "different header block, different key");
-	spot_idempotency_key(k4, sizeof(k4), "4FhT1z2Xbz9sV", head, sizeof(head) - 1, 1001);
-	ok(strcmp(k1, k4) != 0, "different size, different key");
-	spot_idempotency_key(k5, sizeof(k5), "OTHERQUEUEID", head, sizeof(head) - 1, 1000);
-	ok(strcmp(k1, k5) != 0, "different queue id, different key");
-	is_str(k5 + strlen("OTHERQUEUEID-"), k1 + 14, "the digest does not depend on the "
-	    "queue id");
-	spot_idempotency_key(k6, sizeof(k6), NULL, head, sizeof(head) - 1, 1000);
-	is_str(k6, k1 + 14, "no queue id: the digest alone");
-	spot_idempotency_key(k6, sizeof(k6), "", head, sizeof(head) - 1, 1000);
-	is_str(k6, k1 + 14, "empty queue id: the digest alone, no dash");
-	spot_idempotency_key(k6, sizeof(k6), "4FhT1z2Xbz9sV", head, sizeof(head) - 2, 1000);
-	ok(strcmp(k1, k6) != 0, "one byte less of header block, different key");
-	spot_idempotency_key(k6, sizeof(k6), "4FhT1z2Xbz9sV", "", 0, 0);
-	ok(strncmp(k6, "4FhT1z2Xbz9sV-", 14) == 0 && strlen(k6) > 14,
-	    "empty header block still gives a key (%s)", k6);
-	spot_idempotency_key(k6, 10, "4FhT1z2Xbz9sV", head, sizeof(head) - 1, 1000);
-	is_int(strlen(k6), 9, "a small buffer is not overrun");
+	for (i = 0; i < sizeof(id); i++) {
+		id[i] = (unsigned char)(i * 37 + 1);
+		snprintf(want + 2 * i, 3, "%02x", id[i]);
+	}
+	spot_idempotency_key(k, sizeof(k), "4FhT1z2Xbz9sV", id);
+	ok(strncmp(k, "4FhT1z2Xbz9sV-", 14) == 0, "key starts with the queue id and "
+	    "a dash (%s)", k);
+	is_str(k + 14, want, "then the whole identity in hex");
+	spot_idempotency_key(k, sizeof(k), NULL, id);
+	is_str(k, want, "no queue id: the identity alone");
+	spot_idempotency_key(k, sizeof(k), "", id);
+	is_str(k, want, "empty queue id: the identity alone, no dash");
+	spot_idempotency_key(k, sizeof(k), "4FhT 1\r\nX: y", id);
+	is_str(k, want, "a queue id with spaces or CR LF stays out of the key");
+	spot_idempotency_key(k, sizeof(k), "Q\xc3\xa9", id);
+	is_str(k, want, "a non-ASCII queue id stays out of the key");
+	memset(longq, 'A', sizeof(longq) - 1);
+	longq[sizeof(longq) - 1] = '\0';
+	spot_idempotency_key(k, sizeof(k), longq, id);
+	is_str(k, want, "a queue id longer than %d stays out of the key",
+	    SPOT_QUEUE_ID_IN_KEY_MAX);
+	longq[SPOT_QUEUE_ID_IN_KEY_MAX] = '\0';
+	spot_idempotency_key(k, sizeof(k), longq, id);
+	is_int(strlen(k), SPOT_IDEM_KEY_SIZE - 1, "the longest key fits its buffer");
+	ok(strlen(k) <= 200, "and the contract's 200 characters");
+	spot_idempotency_key(small, sizeof(small), "4FhT1z2Xbz9sV", id);
+	is_int(strlen(small), 9, "a small buffer is not overrun");
 }
 
 int
