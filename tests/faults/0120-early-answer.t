@@ -14,14 +14,12 @@ if [ "${SPOT_EARLY_NETNS:-}" != 1 ]; then
 	if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
 		SPOT_EARLY_NETNS=1 exec unshare -n "$BASH" "$0" "$@"
 	fi
-	echo "1..0 # SKIP needs root and network namespaces (unshare -n)"
-	exit 0
-fi
-if ! ip link set lo mtu 1500 up 2>/dev/null; then
-	echo "1..0 # SKIP cannot set up loopback in the private network namespace"
-	exit 0
+	. "$(dirname "$0")/faultlib.sh"
+	skip_all "needs root and network namespaces (unshare -n)"
 fi
 . "$(dirname "$0")/faultlib.sh"
+ip link set lo mtu 1500 up 2>/dev/null ||
+	skip_all "cannot set up loopback in the private network namespace"
 
 FAULTS_LIST="early early4k"
 TARGETS="Rspamd API hand-off"

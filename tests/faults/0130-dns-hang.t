@@ -13,8 +13,8 @@ if [ "${SPOT_DNS_MOUNTNS:-}" != 1 ]; then
 	if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 		SPOT_DNS_MOUNTNS=1 exec unshare -m "$BASH" "$0" "$@"
 	fi
-	echo "1..0 # SKIP needs root and mount namespaces (unshare -m)"
-	exit 0
+	. "$(dirname "$0")/faultlib.sh"
+	skip_all "needs root and mount namespaces (unshare -m)"
 fi
 . "$(dirname "$0")/faultlib.sh"
 
