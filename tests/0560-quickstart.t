@@ -24,6 +24,9 @@ need_mta postfix postconf postqueue swaks dovecot /usr/lib/dovecot/dovecot-lda u
 if getent passwd vmail >/dev/null || getent group vmail >/dev/null; then
 	skip_all "a vmail user or group exists already; this test creates its own and removes it"
 fi
+# swaks says HELO with the host's name, which it looks up: from /etc/hosts, never from DNS
+grep -q -w -F "$(hostname)" /etc/hosts ||
+	skip_all "$(hostname) is not in /etc/hosts: swaks would ask DNS for it"
 need_rspamd
 SPOT_KEY=qs-key-$$
 start_spot_api "$SPOT_KEY" clean
@@ -67,13 +70,20 @@ subst() {
 		-e "s#127\.0\.0\.1:25\b#127.0.0.1:$PF_PORT#g"
 }
 # run NAME: run block NAME under bash -e; its output in $QS/NAME.out, its exit status in
-# $QS/NAME.rc
+# $QS/NAME.rc. A block that still names a file of the machine after the replacements (a
+# README change the list above does not cover) is not run: exit status 98.
 run() {
 	local rc=0
 	if block "$1" >"$QS/$1.readme" 2>"$QS/$1.out"; then
 		subst <"$QS/$1.readme" >"$QS/$1.sh"
-		(cd "$T/work" && PATH=$T/bin:$PATH MAIL_CONFIG=$PF/etc bash -e -o pipefail "$QS/$1.sh") \
-			</dev/null >"$QS/$1.out" 2>&1 || rc=$?
+		if sed "s#$T#@T@#g" "$QS/$1.sh" | grep -n -E \
+			'(^|[^-A-Za-z0-9_.@])/(etc|var/lib|var/spool|var/mail|var/log|home|root|srv)(/|[^-A-Za-z0-9_.]|$)' \
+			>"$QS/$1.out"; then
+			rc=98
+		else
+			(cd "$T/work" && PATH=$T/bin:$PATH MAIL_CONFIG=$PF/etc bash -e -o pipefail "$QS/$1.sh") \
+				</dev/null >"$QS/$1.out" 2>&1 || rc=$?
+		fi
 	else
 		rc=99
 	fi
