@@ -9,7 +9,7 @@ build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson
 runtime="rspamd python3 dovecot-core"
 # make deb, and tests/0310-package.t (which also runs systemd-tmpfiles)
 deb="debhelper dpkg-dev lintian"
-test="$runtime $deb systemd clang valgrind mandoc openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
+test="$runtime $deb systemd clang valgrind mandoc groff-base openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
 case $what in
 build) pkgs="$build" ;;
 demo) pkgs="$build $runtime" ;;
