@@ -583,12 +583,19 @@ read_key_file(struct config *cfg, char *err, size_t errlen, char *warn,
 	ssize_t r;
 	int fd, rc = -1;
 
-	if ((fd = open(cfg->api_key_file, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO put there must not hang the delivery */
+	if ((fd = open(cfg->api_key_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		snprintf(err, errlen, "api_key_file %s: %s", cfg->api_key_file,
 		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "api_key_file %s: not a regular file",
+		    cfg->api_key_file);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
 		warn_key_mode(cfg->api_key_file, st.st_mode, warn, warnlen);
 	while (n < sizeof(key) - 1 &&
 	    (r = read(fd, key + n, sizeof(key) - 1 - n)) != 0) {

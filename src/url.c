@@ -8,6 +8,8 @@
 #include <curl/curl.h>
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+/* RFC 1035's limit, plus the brackets of an IPv6 address */
+#define HOST_MAX 255
 
 static int
 check_unix(const char *url, enum url_kind kind, char *err, size_t errlen)
@@ -85,6 +87,15 @@ check_parts(CURLU *h, const char *url, enum url_kind kind, char *err,
 		return -1;
 	}
 	curl_free(v);
+	v = NULL;
+	if (curl_url_get(h, CURLUPART_HOST, &v, 0) == CURLUE_OK &&
+	    strlen(v) > HOST_MAX) {
+		curl_free(v);
+		snprintf(err, errlen, "\"%.64s...\": a host name is at most %d "
+		    "bytes", url, HOST_MAX);
+		return -1;
+	}
+	curl_free(v);
 	if (has_part(h, CURLUPART_USER) || has_part(h, CURLUPART_PASSWORD))
 		snprintf(err, errlen, "\"%s\" holds a user name or password: "
 		    "put the secret in %s", url, kind == URL_RSPAMD ?
@@ -100,6 +111,17 @@ check_parts(CURLU *h, const char *url, enum url_kind kind, char *err,
 	return -1;
 }
 
+/* The value goes into the message, and the message into the log and the
+ * MTA's status line: no control character may reach them. */
+static int
+has_control_char(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
 int
 url_check(const char *url, enum url_kind kind, char *err, size_t errlen)
 {
@@ -107,6 +129,15 @@ url_check(const char *url, enum url_kind kind, char *err, size_t errlen)
 	CURLU *h;
 	int rc = -1;
 
+	if (has_control_char(url)) {
+		snprintf(err, errlen, "a URL contains a control character");
+		return -1;
+	}
+	if (*url == '#') {
+		snprintf(err, errlen, "\"%s\" is not a URL: a # after a value is "
+		    "part of the value, not a comment", url);
+		return -1;
+	}
 	if (strncmp(url, "unix:", 5) == 0)
 		return check_unix(url, kind, err, errlen);
 	if (*url == '"' || *url == '\'') {

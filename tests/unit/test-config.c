@@ -55,7 +55,7 @@ remove_tmpdir(void)
 {
 	static const char *const names[] = { "key600", "key644", "keyspace",
 		"keyempty", "rules.conf", "max-line.conf", "over-line.conf",
-		"last-line.conf", "ca.pem", "key620", "key604", NULL };
+		"last-line.conf", "ca.pem", "key620", "key604", "fifo", NULL };
 	char path[4200];
 	int i;
 
@@ -993,6 +993,9 @@ test_dump(void)
 	config_free(&c);
 }
 
+#define LONG_HOST64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_HOST LONG_HOST64 LONG_HOST64 LONG_HOST64 LONG_HOST64
+
 /* Every member of rspamd_url and api_url goes through libcurl's URL parser
  * when the configuration is loaded. */
 static void
@@ -1029,6 +1032,9 @@ test_urls(void)
 		{ "rspamd_url", "http://u:pw@127.0.0.1:11333", -1, "rspamd_password", NULL },
 		{ "rspamd_url", "unix:run/rspamd.sock", -1, "absolute", NULL },
 		{ "rspamd_url", "http://127.0.0.1:11333, ftp://h, http://h", -1, "\"ftp://h\"", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333 # local", -1, "not a comment", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/\x1b[2J", -1, "control character", "\x1b" },
+		{ "rspamd_url", "http://" LONG_HOST ".example/", -1, "at most 255", LONG_HOST },
 		{ "api_url", "https://spot.example.net/v1/messages", 0, NULL, NULL },
 		{ "api_url", "http://127.0.0.1:8080", 0, NULL, NULL },
 		{ "api_url", "https://a.example/v1/checkv2", 0, NULL, NULL },
@@ -1143,6 +1149,16 @@ test_files(void)
 	like(warn, "mode 0620: writable by its group (chmod 600 it)",
 	    "mode 620: the warning says group-writable");
 	unlike(warn, "readable", "mode 620: the warning does not say readable");
+	config_free(&c);
+	snprintf(key, sizeof(key), "%s/fifo", tmpdir);
+	if (mkfifo(key, 0600) != 0)
+		printf("Bail out! mkfifo %s\n", key);
+	is_int(finish_with(&c, "api_key_file", key, err, warn), -1,
+	    "api_key_file: a FIFO is refused, without waiting for a writer");
+	like(err, "not a regular file", "api_key_file: a FIFO: says so");
+	config_free(&c);
+	is_int(finish_with(&c, "api_ca_file", key, err, warn), -1,
+	    "api_ca_file: a FIFO is refused, without waiting for a writer");
 	config_free(&c);
 	write_file(key, sizeof(key), "key604", "k3y\n", 0664);
 	finish_with(&c, "api_key_file", key, err, warn);
