@@ -157,7 +157,8 @@ usage(FILE *fp)
 	    "  -h, --help                 print this help\n"
 	    "Exit: 0 delivered, 65 bad input, 75 try again later, 77 rejected;\n"
 	    "78 bad config from --check-config, 69 a failed --selftest check,\n"
-	    "74 --check-config or --stats could not write their output.\n"
+	    "74 --stats could not read the counters, or --check-config or --stats\n"
+	    "could not write their output.\n"
 	    "See spot-deliver(1) and spot-deliver.conf(5).\n", fp);
 }
 

@@ -656,10 +656,9 @@ fail_at(const struct config *cfg, const char *name, char *err, size_t errlen)
 }
 
 static int
-check_upstreams(const struct config *cfg, const char *key, int required,
-    enum url_kind kind, char *err, size_t errlen)
+check_upstreams(const struct config *cfg, const char *key, const char *list,
+    int required, enum url_kind kind, char *err, size_t errlen)
 {
-	const char *list = *(char *const *)((const char *)cfg + key_find(key)->offset);
 	char why[CONFIG_ERR_SIZE];
 	struct upstream_list l;
 	int rc = upstream_list_parse(list, &l);
@@ -810,8 +809,10 @@ config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
 	}
 	if (skip_check_networks(cfg->skip_networks, err, errlen) != 0)
 		return fail_at(cfg, "skip_networks", err, errlen);
-	if (check_upstreams(cfg, "rspamd_url", cfg->rspamd, URL_RSPAMD, err, errlen) != 0 ||
-	    check_upstreams(cfg, "api_url", 0, URL_API, err, errlen) != 0 ||
+	if (check_upstreams(cfg, "rspamd_url", cfg->rspamd_url, cfg->rspamd,
+	    URL_RSPAMD, err, errlen) != 0 ||
+	    check_upstreams(cfg, "api_url", cfg->api_url, 0, URL_API, err,
+	    errlen) != 0 ||
 	    check_spool_dir(cfg, err, errlen) != 0 ||
 	    check_ca_file(cfg, err, errlen) != 0)
 		return -1;

@@ -128,12 +128,13 @@ selftest_state_dir_warning(const struct config *cfg, FILE *fp)
 	case STATE_DIR_NONE:
 		return;
 	case STATE_DIR_UNSAFE:
-		fprintf(fp, "spot-deliver: warning: state_dir %s: %s\n", cfg->state_dir, why);
+		fprintf(fp, "spot-deliver: warning: state_dir %s: %s\n",
+		    cfg->state_dir, why);
 		install_hint(cfg, fp);
 		return;
 	case STATE_DIR_ERROR:
-		fprintf(fp, "spot-deliver: warning: state_dir %s: %s: not used (no dead-host "
-		    "memory, no counters)\n", cfg->state_dir, why);
+		fprintf(fp, "spot-deliver: warning: state_dir %s: %s: not used "
+		    "(no dead-host memory, no counters)\n", cfg->state_dir, why);
 		return;
 	}
 }
