@@ -25,7 +25,7 @@ O ?= .
 SRC = src/util.c src/config.c src/log.c src/msg.c src/http.c src/rspamd.c \
       src/spot.c src/identity.c src/decide.c src/rewrite.c src/scan.c src/deliver.c \
       src/report.c src/run.c src/state.c src/upstream.c src/skip.c src/stats.c src/selftest.c \
-      src/age.c src/corelimit.c
+      src/age.c src/corelimit.c src/url.c
 OBJ = $(SRC:%.c=$(O)/%.o)
 UNIT_NAMES = test-config test-rspamd test-rewrite test-decide test-spot test-state test-age \
     test-identity

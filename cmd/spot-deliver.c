@@ -113,6 +113,7 @@ struct cli {
 	char *const *lda;
 	int check;
 	int check_config;
+	int changed_only;   /* -n: with --check-config, only what differs */
 	int stats;
 	int selftest;
 	int filter_mode;    /* stdout carries the message: status lines go to stderr */
@@ -148,12 +149,16 @@ usage(FILE *fp)
 	    "      --log SINK             syslog (default), stderr or none\n"
 	    "      --check                print the verdict as JSON, deliver nothing\n"
 	    "      --check-config         print the effective settings and exit\n"
+	    "  -n                         with --check-config: only the settings that\n"
+	    "                             differ from the defaults, and where each is set\n"
 	    "      --stats                print the counters (Prometheus text format)\n"
 	    "      --selftest             probe every server and the LDA, deliver nothing\n"
 	    "  -V, --version              print the version\n"
 	    "  -h, --help                 print this help\n"
 	    "Exit: 0 delivered, 65 bad input, 75 try again later, 77 rejected;\n"
-	    "78 bad config from --check-config, 69 a failed --selftest check.\n"
+	    "78 bad config from --check-config, 69 a failed --selftest check,\n"
+	    "74 --stats could not read the counters, or --check-config or --stats\n"
+	    "could not write their output.\n"
 	    "See spot-deliver(1) and spot-deliver.conf(5).\n", fp);
 }
 
@@ -227,7 +232,7 @@ parse_args(struct cli *c, int argc, char **argv)
 
 	c->config_file = CONFIG_DEFAULT_FILE;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+c:o:f:r:Vh", long_options,
+	while ((opt = getopt_long(argc, argv, "+c:o:f:r:nVh", long_options,
 	    NULL)) != -1) {
 		if (key_option(c, opt, optarg))
 			continue;
@@ -244,6 +249,7 @@ parse_args(struct cli *c, int argc, char **argv)
 		case OPT_ARRIVAL_TIME: arrival_time(c, optarg); break;
 		case OPT_CHECK: c->check = 1; break;
 		case OPT_CHECK_CONFIG: c->check_config = 1; break;
+		case 'n': c->changed_only = 1; break;
 		case OPT_STATS: c->stats = 1; break;
 		case OPT_SELFTEST: c->selftest = 1; break;
 		case OPT_API_KEY:
@@ -268,6 +274,10 @@ parse_args(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		c->lda = argv + optind;
+	if (c->changed_only && !c->check_config && c->error[0] == '\0')
+		snprintf(c->error, sizeof(c->error), "-n goes only with "
+		    "--check-config (an option of the LDA goes after its name, "
+		    "or after \"--\")");
 	return 0;
 }
 
@@ -281,8 +291,8 @@ load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
 	    sizeof(err)) != 0 || config_load_env(cfg, environ, err, sizeof(err)) != 0)
 		goto fail;
 	for (i = 0; i < c->nsettings; i++) {
-		if (config_set(cfg, c->settings[i].key, c->settings[i].value, err,
-		    sizeof(err)) != 0) {
+		if (config_set_from(cfg, c->settings[i].key, c->settings[i].value,
+		    "command line", err, sizeof(err)) != 0) {
 			snprintf(c->error, sizeof(c->error), "command line: %s", err);
 			return -1;
 		}
@@ -394,6 +404,24 @@ print_stats(const struct config *cfg)
 	return EX_IOERR;
 }
 
+/* The settings, after the file they came from; a state_dir that
+ * deliveries cannot use is a warning, not an error: they work without. */
+static int
+check_config(const struct cli *c, const struct config *cfg)
+{
+	if (cfg->file != NULL)
+		printf("# read %s\n", cfg->file);
+	else
+		printf("# no config file: %s does not exist, built-in defaults\n",
+		    c->config_file);
+	if (c->changed_only)
+		config_dump_changed(cfg, stdout);
+	else
+		config_dump(cfg, stdout);
+	selftest_state_dir_warning(cfg, stderr);
+	return fflush(stdout) == 0 && !ferror(stdout) ? EX_OK : EX_IOERR;
+}
+
 /* --check-config, --stats, --selftest: tools for people and scripts, not
  * deliveries, so their errors are not turned into 75. */
 static int
@@ -407,8 +435,7 @@ run_tool(const struct cli *c, const struct config *cfg)
 		return print_stats(cfg);
 	if (c->selftest)
 		return selftest_run(cfg, c->lda, stdout) == 0 ? EX_OK : EX_UNAVAILABLE;
-	config_dump(cfg, stdout);
-	return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
+	return check_config(c, cfg);
 }
 
 static int

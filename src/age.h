@@ -30,6 +30,10 @@ struct age {
 int64_t age_first_deferral(const struct config *cfg,
     const unsigned char id[DELIVERY_ID_LEN], int64_t now, int record);
 
+/* Opens deferrals.db in dirfd (from state_dir_open()) as a delivery
+ * would, for --selftest: 0, or -1 and why. */
+int age_probe(int dirfd, char *why, size_t n);
+
 /* Epoch seconds, or an RFC 5322 date: 0, or -1. */
 int age_parse_time(const char *s, int64_t *out);
 /* The date of the topmost Received: field when it is the one Postfix added

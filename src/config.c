@@ -15,6 +15,7 @@
 
 #include "skip.h"
 #include "upstream.h"
+#include "url.h"
 #include "util.h"
 
 enum key_type {
@@ -85,7 +86,8 @@ static const struct key keys[] = {
 	K(scan_recipients, T_STRING, ""),
 };
 
-_Static_assert(ARRAY_LEN(keys) <= 64, "struct config's set_keys has 64 bits");
+_Static_assert(ARRAY_LEN(keys) <= CONFIG_MAX_KEYS && CONFIG_MAX_KEYS <= 64,
+    "struct config's set_keys has 64 bits, one per key");
 
 static const struct key *
 key_find(const char *name)
@@ -337,10 +339,11 @@ set_value(const struct key *k, char *field, const char *value, char *err,
 }
 
 int
-config_set(struct config *cfg, const char *name, const char *value, char *err,
-    size_t errlen)
+config_set_from(struct config *cfg, const char *name, const char *value,
+    const char *origin, char *err, size_t errlen)
 {
 	const struct key *k = key_find(name);
+	size_t i;
 
 	if (k == NULL) {
 		snprintf(err, errlen, "unknown key \"%s\"", name);
@@ -348,8 +351,18 @@ config_set(struct config *cfg, const char *name, const char *value, char *err,
 	}
 	if (set_value(k, (char *)cfg + k->offset, value, err, errlen) != 0)
 		return -1;
-	cfg->set_keys |= 1ULL << (k - keys);
+	i = (size_t)(k - keys);
+	cfg->set_keys |= 1ULL << i;
+	free(cfg->origin[i]);
+	cfg->origin[i] = origin != NULL ? xstrdup(origin) : NULL;
 	return 0;
+}
+
+int
+config_set(struct config *cfg, const char *name, const char *value, char *err,
+    size_t errlen)
+{
+	return config_set_from(cfg, name, value, NULL, err, errlen);
 }
 
 int
@@ -380,7 +393,11 @@ config_free(struct config *cfg)
 
 	wipe(cfg->api_key);
 	free(cfg->api_key);
+	free(cfg->file);
+	cfg->file = NULL;
 	for (i = 0; i < ARRAY_LEN(keys); i++) {
+		free(cfg->origin[i]);
+		cfg->origin[i] = NULL;
 		if (keys[i].type == T_STRING || keys[i].type == T_SECRET) {
 			char **p = (char **)((char *)cfg + keys[i].offset);
 
@@ -430,7 +447,7 @@ config_load_file(struct config *cfg, const char *path, int must_exist,
 {
 	/* the file may hold rspamd_password: stdio buffers it here, not on
 	 * the heap, and both buffers are wiped */
-	char iobuf[4096], line[4096], sub[CONFIG_ERR_SIZE];
+	char iobuf[4096], line[4096], sub[CONFIG_ERR_SIZE], where[4200];
 	char *key, *value, *eq;
 	unsigned lineno = 0;
 	size_t len;
@@ -444,6 +461,8 @@ config_load_file(struct config *cfg, const char *path, int must_exist,
 		return -1;
 	}
 	setvbuf(fp, iobuf, _IOFBF, sizeof(iobuf));
+	free(cfg->file);
+	cfg->file = xstrdup(path);
 	while ((r = read_line(fp, line, sizeof(line), &len)) != 0) {
 		lineno++;
 		if (r < 0) {
@@ -468,8 +487,9 @@ config_load_file(struct config *cfg, const char *path, int must_exist,
 		*eq = '\0';
 		key = trim(key);
 		value = trim(eq + 1);
-		if (config_set(cfg, key, value, sub, sizeof(sub)) != 0) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, sub);
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		if (config_set_from(cfg, key, value, where, sub, sizeof(sub)) != 0) {
+			snprintf(err, errlen, "%s: %s", where, sub);
 			rc = -1;
 			break;
 		}
@@ -488,7 +508,7 @@ int
 config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
 {
 	static const char prefix[] = "SPOT_DELIVER_";
-	char name[64], sub[CONFIG_ERR_SIZE];
+	char name[64], sub[CONFIG_ERR_SIZE], where[sizeof("environment ") + 64 + 16];
 	const char *eq;
 	size_t i, n;
 
@@ -503,13 +523,52 @@ config_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
 		for (i = 0; i < n; i++)
 			name[i] = (char)tolower((unsigned char)(*envp)[sizeof(prefix) - 1 + i]);
 		name[n] = '\0';
-		if (config_set(cfg, name, eq + 1, sub, sizeof(sub)) != 0) {
-			snprintf(err, errlen, "environment %.*s: %s",
-			    (int)(eq - *envp), *envp, sub);
+		snprintf(where, sizeof(where), "environment %.*s",
+		    (int)(eq - *envp), *envp);
+		if (config_set_from(cfg, name, eq + 1, where, sub, sizeof(sub)) != 0) {
+			snprintf(err, errlen, "%s: %s", where, sub);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* "readable and writable" for the rwx bits of one class, "" for none. */
+static void
+access_words(char *dst, size_t n, mode_t bits, mode_t r, mode_t w, mode_t x)
+{
+	const char *word[3];
+	size_t k = 0;
+
+	if (bits & r)
+		word[k++] = "readable";
+	if (bits & w)
+		word[k++] = "writable";
+	if (bits & x)
+		word[k++] = "executable";
+	snprintf(dst, n, "%s%s%s%s%s", k > 0 ? word[0] : "",
+	    k > 2 ? ", " : k > 1 ? " and " : "", k > 1 ? word[1] : "",
+	    k > 2 ? " and " : "", k > 2 ? word[2] : "");
+}
+
+/* Says who may do what, and the mode: a group-writable key is another
+ * mistake than a world-readable one. */
+static void
+warn_key_mode(const char *file, mode_t mode, char *warn, size_t warnlen)
+{
+	char group[48], others[48];
+
+	access_words(group, sizeof(group), mode, S_IRGRP, S_IWGRP, S_IXGRP);
+	access_words(others, sizeof(others), mode, S_IROTH, S_IWOTH, S_IXOTH);
+	if (strcmp(group, others) == 0)
+		snprintf(warn, warnlen, "api_key_file %s has mode %04o: %s by its "
+		    "group and by others (chmod 600 it)", file,
+		    (unsigned)(mode & 07777), group);
+	else
+		snprintf(warn, warnlen, "api_key_file %s has mode %04o: %s%s%s%s%s "
+		    "(chmod 600 it)", file, (unsigned)(mode & 07777), group,
+		    *group ? " by its group" : "", *group && *others ? ", " : "",
+		    others, *others ? " by others" : "");
 }
 
 /* read(2), not stdio: a FILE buffer would leave a copy of the key on the
@@ -524,14 +583,20 @@ read_key_file(struct config *cfg, char *err, size_t errlen, char *warn,
 	ssize_t r;
 	int fd, rc = -1;
 
-	if ((fd = open(cfg->api_key_file, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO put there must not hang the delivery */
+	if ((fd = open(cfg->api_key_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		snprintf(err, errlen, "api_key_file %s: %s", cfg->api_key_file,
 		    strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		snprintf(warn, warnlen, "api_key_file %s is readable by group or "
-		    "others (chmod 600 it)", cfg->api_key_file);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "api_key_file %s: not a regular file",
+		    cfg->api_key_file);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO))
+		warn_key_mode(cfg->api_key_file, st.st_mode, warn, warnlen);
 	while (n < sizeof(key) - 1 &&
 	    (r = read(fd, key + n, sizeof(key) - 1 - n)) != 0) {
 		if (r < 0 && errno == EINTR)
@@ -575,12 +640,29 @@ valid_key_chars(const char *s)
 	return 1;
 }
 
+/* Puts the origin of key name, when known, in front of the message in err;
+ * returns -1. */
 static int
-check_upstreams(const char *key, const char *list, int required, char *err,
-    size_t errlen)
+fail_at(const struct config *cfg, const char *name, char *err, size_t errlen)
 {
+	const char *o = cfg->origin[key_find(name) - keys];
+	char msg[CONFIG_ERR_SIZE];
+
+	if (o != NULL) {
+		snprintf(msg, sizeof(msg), "%s", err);
+		snprintf(err, errlen, "%s: %s", o, msg);
+	}
+	return -1;
+}
+
+static int
+check_upstreams(const struct config *cfg, const char *key, const char *list,
+    int required, enum url_kind kind, char *err, size_t errlen)
+{
+	char why[CONFIG_ERR_SIZE];
 	struct upstream_list l;
 	int rc = upstream_list_parse(list, &l);
+	size_t i;
 
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: more than %d servers", key, UPSTREAM_MAX);
@@ -588,8 +670,61 @@ check_upstreams(const char *key, const char *list, int required, char *err,
 		snprintf(err, errlen, "%s is empty", key);
 		rc = -1;
 	}
+	for (i = 0; rc == 0 && i < l.n; i++)
+		if ((rc = url_check(l.url[i], kind, why, sizeof(why))) != 0)
+			snprintf(err, errlen, "%s: %s", key, why);
 	upstream_list_free(&l);
-	return rc;
+	return rc != 0 ? fail_at(cfg, key, err, errlen) : 0;
+}
+
+/* Where a delivery creates its spool files (msg.c's spool_open()), checked
+ * as the effective user. */
+static int
+check_spool_dir(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *dir = cfg->spool_dir;
+	char label[4200];
+	struct stat st;
+
+	if (*dir != '\0')
+		snprintf(label, sizeof(label), "spool_dir %s", dir);
+	else if ((dir = getenv("TMPDIR")) != NULL && *dir != '\0')
+		snprintf(label, sizeof(label), "TMPDIR %s (spool_dir is empty)", dir);
+	else
+		snprintf(label, sizeof(label), "spool_dir (empty: %s)", dir = "/tmp");
+	if (stat(dir, &st) != 0)
+		snprintf(err, errlen, "%s: %s", label, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		snprintf(err, errlen, "%s: not a directory", label);
+	else if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) != 0)
+		snprintf(err, errlen, "%s: not writable by uid %u: %s", label,
+		    (unsigned)geteuid(), strerror(errno));
+	else
+		return 0;
+	return fail_at(cfg, "spool_dir", err, errlen);
+}
+
+/* O_NONBLOCK: a FIFO put there must not hang the delivery. */
+static int
+check_ca_file(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *file = cfg->api_ca_file;
+	struct stat st;
+	int fd;
+
+	if (*file == '\0')
+		return 0;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+		snprintf(err, errlen, "api_ca_file %s: %s", file, strerror(errno));
+		return fail_at(cfg, "api_ca_file", err, errlen);
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "api_ca_file %s: not a regular file", file);
+		close(fd);
+		return fail_at(cfg, "api_ca_file", err, errlen);
+	}
+	close(fd);
+	return 0;
 }
 
 static void
@@ -654,74 +789,126 @@ config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
 	warn[0] = '\0';
 	if (*cfg->api_key_file != '\0') {
 		if (read_key_file(cfg, err, errlen, warn, warnlen) != 0)
-			return -1;
+			return fail_at(cfg, "api_key_file", err, errlen);
 	} else if ((env = getenv("SPOT_API_KEY")) != NULL && *env != '\0') {
 		cfg->api_key = xstrdup(env);
 	}
 	if (cfg->api_key != NULL && !valid_key_chars(cfg->api_key)) {
 		snprintf(err, errlen, "the API key contains spaces or control "
 		    "characters");
-		return -1;
+		return fail_at(cfg, "api_key_file", err, errlen);
 	}
 	if (*cfg->api_url != '\0' && cfg->api_key == NULL) {
 		snprintf(err, errlen, "api_url is set but there is no API key "
 		    "(api_key_file or SPOT_API_KEY)");
-		return -1;
+		return fail_at(cfg, "api_url", err, errlen);
 	}
 	if (cfg->handoff && *cfg->api_url == '\0') {
 		snprintf(err, errlen, "handoff needs api_url");
-		return -1;
+		return fail_at(cfg, "handoff", err, errlen);
 	}
-	if (skip_check_networks(cfg->skip_networks, err, errlen) != 0 ||
-	    check_upstreams("rspamd_url", cfg->rspamd_url, cfg->rspamd, err, errlen) != 0 ||
-	    check_upstreams("api_url", cfg->api_url, 0, err, errlen) != 0)
+	if (skip_check_networks(cfg->skip_networks, err, errlen) != 0)
+		return fail_at(cfg, "skip_networks", err, errlen);
+	if (check_upstreams(cfg, "rspamd_url", cfg->rspamd_url, cfg->rspamd,
+	    URL_RSPAMD, err, errlen) != 0 ||
+	    check_upstreams(cfg, "api_url", cfg->api_url, 0, URL_API, err,
+	    errlen) != 0 ||
+	    check_spool_dir(cfg, err, errlen) != 0 ||
+	    check_ca_file(cfg, err, errlen) != 0)
 		return -1;
 	warn_defer_max_age(cfg, warn, warnlen);
-	return check_connect_timeout(cfg, err, errlen);
+	if (check_connect_timeout(cfg, err, errlen) != 0)
+		return fail_at(cfg, "connect_timeout_ms", err, errlen);
+	return 0;
+}
+
+static void
+dump_key(const struct key *k, const struct config *cfg, FILE *fp)
+{
+	const char *field = (const char *)cfg + k->offset;
+	const char *p;
+
+	fprintf(fp, "%s = ", k->name);
+	switch (k->type) {
+	case T_BOOL:
+		fputs(*(const int *)field ? "yes" : "no", fp);
+		break;
+	case T_MS:
+	case T_COUNT:
+		fprintf(fp, "%u", *(const unsigned *)field);
+		break;
+	case T_SIZE:
+		fprintf(fp, "%llu", (unsigned long long)*(const uint64_t *)field);
+		break;
+	case T_DURATION:
+		fprintf(fp, "%us", *(const unsigned *)field);
+		break;
+	case T_DOUBLE:
+		fprintf(fp, "%g", *(const double *)field);
+		break;
+	case T_ENUM:
+		fputs(k->choices[*(const int *)field], fp);
+		break;
+	case T_STRING:
+		fputs(*(char *const *)field, fp);
+		break;
+	case T_SECRET:
+		p = *(char *const *)field;
+		fputs(*p ? "********" : "", fp);
+		break;
+	}
+	fputc('\n', fp);
 }
 
 void
 config_dump(const struct config *cfg, FILE *fp)
 {
-	const char *p;
 	size_t i;
 
-	for (i = 0; i < ARRAY_LEN(keys); i++) {
-		const struct key *k = &keys[i];
-		const char *field = (const char *)cfg + k->offset;
-
-		fprintf(fp, "%s = ", k->name);
-		switch (k->type) {
-		case T_BOOL:
-			fputs(*(const int *)field ? "yes" : "no", fp);
-			break;
-		case T_MS:
-		case T_COUNT:
-			fprintf(fp, "%u", *(const unsigned *)field);
-			break;
-		case T_SIZE:
-			fprintf(fp, "%llu", (unsigned long long)*(const uint64_t *)field);
-			break;
-		case T_DURATION:
-			fprintf(fp, "%us", *(const unsigned *)field);
-			break;
-		case T_DOUBLE:
-			fprintf(fp, "%g", *(const double *)field);
-			break;
-		case T_ENUM:
-			fputs(k->choices[*(const int *)field], fp);
-			break;
-		case T_STRING:
-			fputs(*(char *const *)field, fp);
-			break;
-		case T_SECRET:
-			p = *(char *const *)field;
-			fputs(*p ? "********" : "", fp);
-			break;
-		}
-		fputc('\n', fp);
-	}
+	for (i = 0; i < ARRAY_LEN(keys); i++)
+		dump_key(&keys[i], cfg, fp);
 	fprintf(fp, "# api key: %s\n", cfg->api_key ? "set (masked)" : "none");
+}
+
+static int
+same_value(const struct key *k, const struct config *a, const struct config *b)
+{
+	const char *x = (const char *)a + k->offset, *y = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case T_BOOL:
+	case T_ENUM:
+		return *(const int *)x == *(const int *)y;
+	case T_MS:
+	case T_COUNT:
+	case T_DURATION:
+		return *(const unsigned *)x == *(const unsigned *)y;
+	case T_SIZE:
+		return *(const uint64_t *)x == *(const uint64_t *)y;
+	case T_DOUBLE:
+		return *(const double *)x == *(const double *)y;
+	case T_STRING:
+	case T_SECRET:
+		break;
+	}
+	return strcmp(*(char *const *)x, *(char *const *)y) == 0;
+}
+
+void
+config_dump_changed(const struct config *cfg, FILE *fp)
+{
+	struct config def;
+	size_t i;
+
+	config_init(&def);
+	for (i = 0; i < ARRAY_LEN(keys); i++) {
+		if (same_value(&keys[i], cfg, &def))
+			continue;
+		if (cfg->origin[i] != NULL)
+			fprintf(fp, "# %s\n", cfg->origin[i]);
+		dump_key(&keys[i], cfg, fp);
+	}
+	config_free(&def);
 }
 
 /* Whether the variable NAME=... is one the loaders read a secret from, in

@@ -14,6 +14,8 @@ enum on_timeout { ON_TIMEOUT_ALLOW, ON_TIMEOUT_BLOCK };
 enum phishing_action { PHISH_TAG, PHISH_DEFER, PHISH_REJECT };
 enum log_sink { LOG_SINK_SYSLOG, LOG_SINK_STDERR, LOG_SINK_NONE };
 
+#define CONFIG_MAX_KEYS 64
+
 struct config {
 	int rspamd;
 	char *rspamd_url;
@@ -54,8 +56,12 @@ struct config {
 	/* Not a key: read from api_key_file or SPOT_API_KEY. */
 	char *api_key;
 	/* Which keys were given (file, environment, command line): bit i is
-	 * the i-th key of config.c's table. */
+	 * the i-th key of config.c's table, origin[i] where it was given
+	 * ("FILE:LINE", "environment NAME", "command line"; NULL: unknown). */
 	uint64_t set_keys;
+	char *origin[CONFIG_MAX_KEYS];
+	/* The config file read, NULL when there was none. */
+	char *file;
 };
 
 #ifndef SYSCONFDIR
@@ -73,14 +79,21 @@ void config_free(struct config *cfg);
 /* Each returns 0, or -1 with a message in err that names where and what. */
 int config_set(struct config *cfg, const char *key, const char *value,
     char *err, size_t errlen);
+/* The same, remembering origin (see struct config) for the messages of
+ * config_finish() and for config_dump_changed(). */
+int config_set_from(struct config *cfg, const char *key, const char *value,
+    const char *origin, char *err, size_t errlen);
 /* A secret (rspamd_password) is refused on the command line: ps(1) shows argv. */
 int config_is_secret(const char *name);
 int config_load_file(struct config *cfg, const char *path, int must_exist,
     char *err, size_t errlen);
 int config_load_env(struct config *cfg, char *const *envp, char *err,
     size_t errlen);
-/* Reads the API key (file, else SPOT_API_KEY) and checks that the settings
- * make sense together. warn receives a warning (file readable by others). */
+/* Reads the API key (file, else SPOT_API_KEY) and checks everything that
+ * can be checked without sending mail: each URL of rspamd_url and api_url,
+ * that spool_dir is a writable directory and api_ca_file a readable file,
+ * that the settings make sense together. A message starts with the origin
+ * of the key at fault. warn receives a warning (key file open to others). */
 int config_finish(struct config *cfg, char *err, size_t errlen,
     char *warn, size_t warnlen);
 
@@ -95,5 +108,8 @@ void config_wipe_secrets(const struct config *cfg);
 
 /* Prints every key = value, secrets masked. */
 void config_dump(const struct config *cfg, FILE *fp);
+/* Prints only the keys whose value differs from the built-in default, each
+ * after a comment line with its origin (like postconf -n). */
+void config_dump_changed(const struct config *cfg, FILE *fp);
 
 #endif

@@ -1,14 +1,17 @@
 #include "selftest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "deliver.h"
 #include "http.h"
+#include "msg.h"
 #include "spot.h"
 #include "state.h"
 #include "stats.h"
@@ -102,13 +105,59 @@ probe_lda(char *const *lda, FILE *fp)
 	return report(fp, 0, "lda", lda[0], "not found in PATH", -1);
 }
 
+static void
+install_hint(const struct config *cfg, FILE *fp)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	fprintf(fp, "     not used: no dead-host memory, no counters; as root: "
+	    "install -d -o %s -m 0755 %s (or run as its owner)\n",
+	    pw != NULL ? pw->pw_name : "USER", cfg->state_dir);
+}
+
+void
+selftest_state_dir_warning(const struct config *cfg, FILE *fp)
+{
+	char why[512];
+	int fd;
+
+	switch (state_dir_open(cfg->state_dir, &fd, why, sizeof(why))) {
+	case STATE_DIR_OK:
+		close(fd);
+		return;
+	case STATE_DIR_NONE:
+		return;
+	case STATE_DIR_UNSAFE:
+		fprintf(fp, "spot-deliver: warning: state_dir %s: %s\n",
+		    cfg->state_dir, why);
+		install_hint(cfg, fp);
+		return;
+	case STATE_DIR_ERROR:
+		fprintf(fp, "spot-deliver: warning: state_dir %s: %s: not used "
+		    "(no dead-host memory, no counters)\n", cfg->state_dir, why);
+		return;
+	}
+}
+
+/* The three files of state_dir opened, or created, as this user, through
+ * the functions a delivery uses. */
+static int
+probe_state_files(int fd, char *why, size_t n)
+{
+	struct upstream_memory um;
+
+	if (stats_probe(fd, why, n) != 0 || age_probe(fd, why, n) != 0 ||
+	    upstream_memory_open(&um, fd, why, n) != 0)
+		return -1;
+	upstream_memory_close(&um);
+	return 0;
+}
+
 /* state_dir the way a delivery sees it: the directory's owner and mode,
- * then both files opened, or created, as this user. */
+ * then its files. */
 static int
 probe_state_dir(const struct config *cfg, FILE *fp)
 {
-	struct upstream_memory um;
-	struct passwd *pw;
 	char why[512];
 	int fd, rc;
 
@@ -119,27 +168,50 @@ probe_state_dir(const struct config *cfg, FILE *fp)
 		    *cfg->state_dir != '\0' ? cfg->state_dir : "-");
 		return 0;
 	case STATE_DIR_UNSAFE:
-		pw = getpwuid(geteuid());
 		report(fp, 0, "state_dir", cfg->state_dir, why, -1);
-		fprintf(fp, "     not used: no dead-host memory, no counters; as root: "
-		    "install -d -o %s -m 0755 %s (or run as its owner)\n",
-		    pw != NULL ? pw->pw_name : "USER", cfg->state_dir);
+		install_hint(cfg, fp);
 		return 1;
 	case STATE_DIR_ERROR:
 		return report(fp, 0, "state_dir", cfg->state_dir, why, -1);
 	case STATE_DIR_OK:
 		break;
 	}
-	rc = stats_probe(fd, why, sizeof(why));
-	if (rc == 0 && upstream_memory_open(&um, fd, why, sizeof(why)) == 0)
-		upstream_memory_close(&um);
-	else
-		rc = -1;
+	rc = probe_state_files(fd, why, sizeof(why));
 	close(fd);
 	if (rc != 0)
 		return report(fp, 0, "state_dir", cfg->state_dir, why, -1);
 	return report(fp, 1, "state_dir", cfg->state_dir, "owner and mode right, "
-	    "counters.db and upstreams.db usable", -1);
+	    "counters.db, deferrals.db and upstreams.db usable", -1);
+}
+
+/* A spool file made where a large message's would be (and unlinked from
+ * the start, as a delivery's). */
+static int
+probe_spool(const struct config *cfg, FILE *fp)
+{
+	const char *dir = cfg->spool_dir;
+	int fd;
+
+	if (*dir == '\0' && ((dir = getenv("TMPDIR")) == NULL || *dir == '\0'))
+		dir = "/tmp";
+	if ((fd = spool_open(cfg->spool_dir)) < 0)
+		return report(fp, 0, "spool_dir", dir, strerror(errno), -1);
+	close(fd);
+	return report(fp, 1, "spool_dir", dir, "a spool file can be created", -1);
+}
+
+static int
+probe_readable(const char *what, const char *file, FILE *fp)
+{
+	char c;
+	int fd, ok;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return report(fp, 0, what, file, strerror(errno), -1);
+	ok = read(fd, &c, 1) >= 0;
+	explicit_bzero(&c, sizeof(c));
+	close(fd);
+	return report(fp, ok, what, file, ok ? "readable" : strerror(errno), -1);
 }
 
 int
@@ -166,6 +238,11 @@ selftest_run(const struct config *cfg, char *const *lda, FILE *fp)
 	if (!cfg->handoff)
 		failed += probe_lda(lda, fp);
 	failed += probe_state_dir(cfg, fp);
+	failed += probe_spool(cfg, fp);
+	if (*cfg->api_key_file != '\0')
+		failed += probe_readable("api_key_file", cfg->api_key_file, fp);
+	if (*cfg->api_ca_file != '\0')
+		failed += probe_readable("api_ca_file", cfg->api_ca_file, fp);
 	fprintf(fp, "%s\n", failed ? "selftest FAILED" : "selftest passed");
 	return failed;
 }

@@ -128,5 +128,5 @@ check_exit "--api-key on the command line: refused with 75" 75 "$BIN" --api-key 
 check_eq "--api-key: the key is not echoed" "$(cat "$out" "$err" | grep -c -- "$KEY")" 0
 chmod 644 "$T/key"
 check_exit "key file readable by others: still works" 0 sd "$M/ham.eml"
-check_grep "key file readable by others: warning" 'readable by group or others' "$err"
+check_grep "key file readable by others: warning" 'mode 0644: readable by its group and by others' "$err"
 chmod 600 "$T/key"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Spooling: a message above spool_threshold goes to an unlinked file in spool_dir (or $TMPDIR).
-# When that directory is full, read-only or missing, the message is not truncated silently:
-# 75 with 4.3.0, nothing delivered, and nothing left behind in the directory.
+# When that directory is full, the message is not truncated silently: 75 with 4.3.0, nothing
+# delivered, and nothing left behind in the directory. A directory that is missing or not
+# writable is found when the configuration is loaded: 75 with 4.3.5 for every message.
 . "$(dirname "$0")/faultlib.sh"
 
 CASES="control full readonly missing tmpdirfull tmpdirro ldacopy small"
@@ -34,7 +35,7 @@ describe() {
 	tmpdirfull) echo "no spool_dir, \$TMPDIR on a full file system" ;;
 	tmpdirro) echo "no spool_dir, \$TMPDIR not writable" ;;
 	ldacopy) echo "room for the spool file, not for the LDA's copy (1.5 MB tmpfs)" ;;
-	small) echo "a message below spool_threshold, spool_dir not writable" ;;
+	small) echo "a message below spool_threshold, spool_dir not writable (refused at load)" ;;
 	esac
 }
 
@@ -83,7 +84,8 @@ for c in $CASES; do
 			-o spool_threshold=64K -- "$FAULTS/lda-count" "$T/$name.cap" <"$msg" >"$T/$name.res"
 		read -r R_KIND R_CODE R_MS <"$T/$name.res"
 		case $c in
-		control | small) expect "$name" "$d" deliver 0 "$msg" ;;
+		control) expect "$name" "$d" deliver 0 "$msg" ;;
+		readonly | missing | tmpdirro | small) expect "$name" "$d" refuse 75 4.3.5 ;;
 		*) expect "$name" "$d" refuse 75 4.3.0 ;;
 		esac
 		if empty "$dir"; then

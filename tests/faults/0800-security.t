@@ -175,7 +175,7 @@ result "while rspamd_password is in memory: RLIMIT_CORE 0" "$([ "${got%% *}" = 0
 for mode in 600 400 640 604 644; do
 	chmod "$mode" "$T/key"
 	sd_run p$mode -- "${SD[@]}" --no-rspamd "${api[@]}" -- "$LDA" "$T/p$mode.cap" <"$HAM"
-	warned=$(grep -c 'readable by group or others' "$T/p$mode.err")
+	warned=$(grep -c "api_key_file .* has mode 0$mode: " "$T/p$mode.err")
 	want=1
 	case $mode in 600 | 400) want=0 ;; esac
 	result "key file mode $mode: delivered, $([ $want = 1 ] && echo "a warning" || echo "no warning"), the key not in it" \

@@ -55,7 +55,7 @@ remove_tmpdir(void)
 {
 	static const char *const names[] = { "key600", "key644", "keyspace",
 		"keyempty", "rules.conf", "max-line.conf", "over-line.conf",
-		"last-line.conf", NULL };
+		"last-line.conf", "ca.pem", "key620", "key604", "fifo", NULL };
 	char path[4200];
 	int i;
 
@@ -993,6 +993,210 @@ test_dump(void)
 	config_free(&c);
 }
 
+#define LONG_HOST64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_HOST LONG_HOST64 LONG_HOST64 LONG_HOST64 LONG_HOST64
+
+/* Every member of rspamd_url and api_url goes through libcurl's URL parser
+ * when the configuration is loaded. */
+static void
+test_urls(void)
+{
+	static const struct {
+		const char *key, *value;
+		int want;
+		const char *needle;  /* in the error */
+		const char *unwanted;  /* not in the error */
+	} t[] = {
+		{ "rspamd_url", "http://127.0.0.1:11333", 0, NULL, NULL },
+		{ "rspamd_url", "https://rspamd.example.net", 0, NULL, NULL },
+		{ "rspamd_url", "HTTP://127.0.0.1:11333/", 0, NULL, NULL },
+		{ "rspamd_url", "http://[::1]:11333", 0, NULL, NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/rspamd/", 0, NULL, NULL },
+		{ "rspamd_url", "unix:/run/rspamd/normal.sock", 0, NULL, NULL },
+		{ "rspamd_url", "http://10.0.0.1:11333, unix:/run/r.sock http://h", 0, NULL, NULL },
+		{ "rspamd_url", "\"http://127.0.0.1:11333\"", -1, "quotes", NULL },
+		{ "rspamd_url", "'http://127.0.0.1:11333'", -1, "quotes", NULL },
+		{ "rspamd_url", "http://[::1", -1, "IPv6", NULL },
+		{ "rspamd_url", "http://127.0.0.1:99999", -1, "65535", NULL },
+		{ "rspamd_url", "http://127.0.0.1:0", -1, "port 0", NULL },
+		{ "rspamd_url", "ftp://127.0.0.1", -1, "scheme ftp is not http", NULL },
+		{ "rspamd_url", "gopher://127.0.0.1", -1, "scheme gopher", NULL },
+		{ "rspamd_url", "http://rspamd host:11333", -1, "\"host:11333\"", NULL },
+		{ "rspamd_url", "http://rsp%20amd/", -1, "Bad hostname", NULL },
+		{ "rspamd_url", "127.0.0.1:11333", -1, "no scheme", NULL },
+		{ "rspamd_url", "http://", -1, "host", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/checkv2", -1, "drop /checkv2", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/rspamd/checkv2/", -1, "drop /checkv2", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/?x=1", -1, "query", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/#top", -1, "fragment", NULL },
+		{ "rspamd_url", "http://u:pw@127.0.0.1:11333", -1, "rspamd_password", NULL },
+		{ "rspamd_url", "unix:run/rspamd.sock", -1, "absolute", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333, ftp://h, http://h", -1, "\"ftp://h\"", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333 # local", -1, "not a comment", NULL },
+		{ "rspamd_url", "http://127.0.0.1:11333/\x1b[2J", -1, "control character", "\x1b" },
+		{ "rspamd_url", "http://" LONG_HOST ".example/", -1, "at most 255", LONG_HOST },
+		{ "api_url", "https://spot.example.net/v1/messages", 0, NULL, NULL },
+		{ "api_url", "http://127.0.0.1:8080", 0, NULL, NULL },
+		{ "api_url", "https://a.example/v1/checkv2", 0, NULL, NULL },
+		{ "api_url", "https://a.example/v1, http://b.example:8080/v1", 0, NULL, NULL },
+		{ "api_url", "\"https://spot.example.net/v1\"", -1, "quotes", NULL },
+		{ "api_url", "https://[::1/v1", -1, "IPv6", NULL },
+		{ "api_url", "https://spot.example.net:99999/v1", -1, "65535", NULL },
+		{ "api_url", "ftp://spot.example.net/v1", -1, "scheme ftp is not http, https", "unix:" },
+		{ "api_url", "unix:/run/spot.sock", -1, "rspamd_url only", NULL },
+		{ "api_url", "https://spot.example.net/v1?key=1", -1, "query", NULL },
+		{ "api_url", "https://k:s@spot.example.net/v1", -1, "api_key_file", NULL },
+		{ "api_url", "https://a.example/v1, https://b example/v1", -1, "\"example/v1\"", NULL },
+	};
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	setenv("SPOT_API_KEY", "k", 1);
+	for (i = 0; i < ARRAY_LEN(t); i++) {
+		is_int(finish_with(&c, t[i].key, t[i].value, err, warn), t[i].want,
+		    "%s = %s: %s", t[i].key, t[i].value, t[i].want ? "refused" :
+		    "accepted");
+		if (t[i].needle != NULL) {
+			like(err, t[i].key, "%s = %s: the error names the key",
+			    t[i].key, t[i].value);
+			like(err, t[i].needle, "%s = %s: the error says %s",
+			    t[i].key, t[i].value, t[i].needle);
+		}
+		if (t[i].unwanted != NULL)
+			unlike(err, t[i].unwanted, "%s = %s: the error does not say %s",
+			    t[i].key, t[i].value, t[i].unwanted);
+		config_free(&c);
+	}
+	unsetenv("SPOT_API_KEY");
+}
+
+/* A message of config_finish() starts where the key at fault was set. */
+static void
+test_origin(void)
+{
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE];
+	struct config c;
+
+	config_init(&c);
+	is_int(config_set_from(&c, "rspamd_url", "http://h/checkv2", "f.conf:7",
+	    err, sizeof(err)), 0, "origin: a bad URL is stored");
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), -1,
+	    "origin: ... and refused by config_finish");
+	like(err, "f.conf:7: rspamd_url: ", "origin: the error starts with file:line");
+	config_free(&c);
+
+	config_init(&c);
+	config_set_from(&c, "rspamd_url", "http://h/checkv2", "f.conf:7", err,
+	    sizeof(err));
+	config_set_from(&c, "rspamd_url", "http://h/", "command line", err,
+	    sizeof(err));
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), 0,
+	    "origin: the command line's URL replaces the file's");
+	is_str(c.origin[1], "command line", "origin: the last one is kept");
+	config_free(&c);
+
+	config_init(&c);
+	config_set_from(&c, "spool_dir", "/nonexistent/spool", "environment "
+	    "SPOT_DELIVER_SPOOL_DIR", err, sizeof(err));
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), -1,
+	    "origin: a missing spool_dir is refused");
+	like(err, "environment SPOT_DELIVER_SPOOL_DIR: spool_dir /nonexistent/spool: ",
+	    "origin: the error names the variable");
+	config_free(&c);
+}
+
+static void
+test_files(void)
+{
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE], file[4200], key[4200];
+	struct config c;
+
+	write_file(file, sizeof(file), "ca.pem", "not checked as PEM\n", 0644);
+	is_int(finish_with(&c, "spool_dir", tmpdir, err, warn), 0,
+	    "spool_dir: a writable directory");
+	config_free(&c);
+	is_int(finish_with(&c, "spool_dir", "/nonexistent/spool", err, warn), -1,
+	    "spool_dir: a missing directory is refused");
+	like(err, "spool_dir /nonexistent/spool: No such file", "spool_dir: missing: says so");
+	config_free(&c);
+	is_int(finish_with(&c, "spool_dir", file, err, warn), -1,
+	    "spool_dir: a file is refused");
+	like(err, "not a directory", "spool_dir: a file: says so");
+	config_free(&c);
+	setenv("TMPDIR", "/nonexistent/tmp", 1);
+	is_int(finish_with(&c, NULL, NULL, err, warn), -1,
+	    "empty spool_dir: a missing $TMPDIR is refused");
+	like(err, "TMPDIR /nonexistent/tmp (spool_dir is empty)", "empty spool_dir: names TMPDIR");
+	config_free(&c);
+	unsetenv("TMPDIR");
+
+	is_int(finish_with(&c, "api_ca_file", file, err, warn), 0,
+	    "api_ca_file: a readable file");
+	config_free(&c);
+	is_int(finish_with(&c, "api_ca_file", "/nonexistent/ca.pem", err, warn), -1,
+	    "api_ca_file: a missing file is refused");
+	like(err, "api_ca_file /nonexistent/ca.pem: No such file", "api_ca_file: missing: says so");
+	config_free(&c);
+	is_int(finish_with(&c, "api_ca_file", tmpdir, err, warn), -1,
+	    "api_ca_file: a directory is refused");
+	like(err, "not a regular file", "api_ca_file: a directory: says so");
+	config_free(&c);
+
+	write_file(key, sizeof(key), "key620", "k3y\n", 0620);
+	is_int(finish_with(&c, "api_key_file", key, err, warn), 0,
+	    "api_key_file mode 620 finishes");
+	like(warn, "mode 0620: writable by its group (chmod 600 it)",
+	    "mode 620: the warning says group-writable");
+	unlike(warn, "readable", "mode 620: the warning does not say readable");
+	config_free(&c);
+	snprintf(key, sizeof(key), "%s/fifo", tmpdir);
+	if (mkfifo(key, 0600) != 0)
+		printf("Bail out! mkfifo %s\n", key);
+	is_int(finish_with(&c, "api_key_file", key, err, warn), -1,
+	    "api_key_file: a FIFO is refused, without waiting for a writer");
+	like(err, "not a regular file", "api_key_file: a FIFO: says so");
+	config_free(&c);
+	is_int(finish_with(&c, "api_ca_file", key, err, warn), -1,
+	    "api_ca_file: a FIFO is refused, without waiting for a writer");
+	config_free(&c);
+	write_file(key, sizeof(key), "key604", "k3y\n", 0664);
+	finish_with(&c, "api_key_file", key, err, warn);
+	like(warn, "mode 0664: readable and writable by its group, readable by others",
+	    "mode 664: the warning says who may do what");
+	config_free(&c);
+}
+
+/* --check-config -n: what differs from the defaults, after its origin. */
+static void
+test_dump_changed(void)
+{
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	config_init(&c);
+	config_set_from(&c, "mode", "tag-only", "a.conf:3", err, sizeof(err));
+	config_set_from(&c, "timeout_ms", "5000", "a.conf:4", err, sizeof(err));
+	config_set_from(&c, "rspamd_password", "Pw-789", "environment "
+	    "SPOT_DELIVER_RSPAMD_PASSWORD", err, sizeof(err));
+	config_set_from(&c, "spool_threshold", "256K", "command line", err,
+	    sizeof(err));
+	fp = open_memstream(&text, &len);
+	config_dump_changed(&c, fp);
+	fclose(fp);
+	is_str(text, "# environment SPOT_DELIVER_RSPAMD_PASSWORD\n"
+	    "rspamd_password = ********\n"
+	    "# a.conf:3\nmode = tag-only\n"
+	    "# command line\nspool_threshold = 262144\n",
+	    "-n: only the changed keys, each after its origin, secrets masked; "
+	    "a key set to its default is left out");
+	free(text);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -1017,6 +1221,10 @@ main(void)
 	test_scrub_env();
 	test_wipe();
 	test_dump();
+	test_urls();
+	test_origin();
+	test_files();
+	test_dump_changed();
 	remove_tmpdir();
 	return done_testing();
 }
