@@ -14,7 +14,9 @@ CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
 DEPFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 DEPLIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
-# CPPFLAGS and LDFLAGS come from the caller too (dpkg-buildflags: fortify, relro, now).
+# CPPFLAGS and LDFLAGS come from the caller too (dpkg-buildflags: fortify, relro, now);
+# fortify by default, so that make check sees what the package build sees.
+CPPFLAGS ?= -D_FORTIFY_SOURCE=2
 # SYSCONFDIR is compiled in: the binary reads $(SYSCONFDIR)/spot-deliver.conf.
 ALL_CFLAGS = $(WARN) -D_DEFAULT_SOURCE -D_GNU_SOURCE -DVERSION='"$(VERSION)"' \
     -DSYSCONFDIR='"$(SYSCONFDIR)"' -Isrc $(DEPFLAGS) $(CPPFLAGS) $(CFLAGS)

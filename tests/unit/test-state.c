@@ -51,7 +51,7 @@ test_dir(void)
 	is_str(why, "", "... no reason given");
 	is_int(state_dir_open("", &fd, why, sizeof(why)), STATE_DIR_NONE, "empty: off");
 	path(p, sizeof(p), "link");
-	symlink(dir, p);
+	ok(symlink(dir, p) == 0, "a symbolic link to the directory");
 	is_int(state_dir_open(p, &fd, why, sizeof(why)), STATE_DIR_ERROR, "a link to it: error");
 	ok(strstr(why, "symbolic link") != NULL, "... that says so: %s", why);
 	strcat(p, "/");
@@ -95,8 +95,8 @@ test_map(int d)
 	path(p, sizeof(p), "victim");
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	close(fd);
-	symlinkat(p, d, "l.db");
-	symlinkat("/nonexistent-target", d, "n.db");
+	ok(symlinkat(p, d, "l.db") == 0 && symlinkat("/nonexistent-target", d, "n.db") == 0,
+	    "symbolic links planted");
 	ok(state_map_open(&a, d, "l.db", MAGIC, NW, why, sizeof(why)) != 0, "symlink to a file: not used");
 	ok(strstr(why, "symbolic link") != NULL, "... why: %s", why);
 	ok(stat(p, &st) == 0 && st.st_size == 0, "... and the file it points to is untouched");
