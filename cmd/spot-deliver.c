@@ -411,22 +411,24 @@ run_tool(const struct cli *c, const struct config *cfg)
 	return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 }
 
+/* The status line goes into bounces to outside senders: the detail
+ * (file, line, path) only to the log. */
 static int
 run_delivery(const struct cli *c, const struct config *cfg)
 {
-	char line[CONFIG_ERR_SIZE + 16];
 	struct run_result res;
 	struct run_opts ro;
 	int rc;
 
 	if (c->error[0] != '\0') {
-		snprintf(line, sizeof(line), "4.3.5 %s", c->error);
-		log_error("%s", line);
-		status_line(c, line);
+		log_error("4.3.5 %s", c->error);
+		status_line(c, "4.3.5 Mail system configuration error");
 		return EX_TEMPFAIL;
 	}
 	if (c->filter_mode && !c->check && c->stdout_closed) {
-		status_line(c, "4.3.0 standard output is closed: nowhere to write the message");
+		log_error("4.3.0 standard output is closed: nowhere to write the "
+		    "message");
+		status_line(c, "4.3.0 Local delivery failed, try again later");
 		return EX_TEMPFAIL;
 	}
 	ro = (struct run_opts){ cfg, c->env, c->lda, c->check, STDIN_FILENO };
@@ -459,6 +461,8 @@ main(int argc, char **argv)
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
 		tool = c.check_config || c.stats || c.selftest;
 		log_open(tool ? LOG_SINK_STDERR : cfg.log);
+		if (!tool)
+			log_set_queue_id(c.env.queue_id);
 		if (warn[0] != '\0')
 			log_warn("%s", warn);
 		rc = tool ? run_tool(&c, &cfg) : run_delivery(&c, &cfg);
