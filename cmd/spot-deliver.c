@@ -271,6 +271,20 @@ parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* A broken config file still honours --log: the detail of the error must
+ * reach the log the administrator asked for. */
+static void
+log_setting(const struct cli *c, struct config *cfg)
+{
+	char err[CONFIG_ERR_SIZE];
+	size_t i;
+
+	for (i = 0; i < c->nsettings; i++)
+		if (strcmp(c->settings[i].key, "log") == 0)
+			(void)config_set(cfg, "log", c->settings[i].value, err,
+			    sizeof(err));
+}
+
 static int
 load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
 {
@@ -292,6 +306,7 @@ load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
 	return 0;
 fail:
 	snprintf(c->error, sizeof(c->error), "%s", err);
+	log_setting(c, cfg);
 	return -1;
 }
 
