@@ -56,13 +56,13 @@ is_special(unsigned char c)
 
 /* ", name=value": bare when it has no space, quote, backslash or comma
  * (and, between <>, no < or >), else in double quotes with \" and \\, and
- * control bytes as \xHH; cut at max bytes of value. */
+ * control bytes as \xHH; an empty one is "". Cut at max bytes of value. */
 static void
 field(struct buf *b, const char *name, const char *value, int angle, size_t max)
 {
 	const unsigned char *v = (const unsigned char *)value;
 	size_t i, n = strnlen(value, max);
-	int quote = 0;
+	int quote = n == 0 && !angle;
 
 	for (i = 0; i < n; i++)
 		quote |= is_special(v[i]) || (angle && (v[i] == '<' || v[i] == '>'));
