@@ -3,7 +3,7 @@
 # reject, hand-off and --check, with a sender that has a blank and quotes, a Message-ID with
 # a blank, two recipients and no queue id; and a hostile queue id and sender.
 . "$(dirname "$0")/faultlib.sh"
-plan 20
+plan 14
 
 start_bad
 R=$BAD_FILES
@@ -38,19 +38,16 @@ check_eq "filter mode: the line" "$(cat "$T/filter.log")" \
 	"$HEAD, rspamd=no_action/1.20, $CLEAN, decision=deliver, stripped=1, delay=D, status=sent (written to standard output)"
 
 run lda "${ENV[@]}" --rspamd-url "$BAD/file/ham.json" "${api[@]}" -- "$LDA" "$T/lda.cap"
-check_eq "lda: delivered" "$(cat "$T/lda.rc")" 0
-check_eq "lda: the line" "$(cat "$T/lda.log")" \
-	"$HEAD, rspamd=no_action/1.20, $CLEAN, decision=deliver, stripped=1, delay=D, status=sent (delivered via lda-capture)"
+check_eq "lda: delivered, the line" "$(cat "$T/lda.rc") $(cat "$T/lda.log")" \
+	"0 $HEAD, rspamd=no_action/1.20, $CLEAN, decision=deliver, stripped=1, delay=D, status=sent (delivered via lda-capture)"
 
 run soft "${ENV[@]}" --rspamd-url "$BAD/file/soft.json" "${api[@]}" -- "$LDA" "$T/soft.cap"
-check_eq "soft reject: 75" "$(cat "$T/soft.rc")" 75
-check_eq "soft reject: the line, status=deferred" "$(cat "$T/soft.log")" \
-	"$HEAD, rspamd=soft_reject/9.00, $CLEAN, decision=defer, stripped=1, delay=D, status=deferred (4.7.1 Ratelimit reached)"
+check_eq "soft reject: 75, the line, status=deferred" "$(cat "$T/soft.rc") $(cat "$T/soft.log")" \
+	"75 $HEAD, rspamd=soft_reject/9.00, $CLEAN, decision=defer, stripped=1, delay=D, status=deferred (4.7.1 Ratelimit reached)"
 
 run reject "${ENV[@]}" --rspamd-url "$BAD/file/reject.json" "${api[@]}" -- "$LDA" "$T/reject.cap"
-check_eq "reject: 77" "$(cat "$T/reject.rc")" 77
-check_eq "reject: the line, status=bounced" "$(cat "$T/reject.log")" \
-	"$HEAD, rspamd=reject/20.50, $CLEAN, decision=reject, stripped=1, delay=D, status=bounced (5.7.1 Gtube pattern)"
+check_eq "reject: 77, the line, status=bounced" "$(cat "$T/reject.rc") $(cat "$T/reject.log")" \
+	"77 $HEAD, rspamd=reject/20.50, $CLEAN, decision=reject, stripped=1, delay=D, status=bounced (5.7.1 Gtube pattern)"
 
 run phish "${ENV[@]}" --rspamd-url "$BAD/file/ham.json" --api-url "$BAD/file/phish.json" \
 	--api-key-file "$T/key" --phishing-action reject -- "$LDA" "$T/phish.cap"
@@ -63,14 +60,12 @@ check_grep "rspamd down: status=deferred with the detail, no delivery= field" \
 
 run handoff "${ENV[@]}" --rspamd-url "$BAD/file/ham.json" --api-url "$BAD/good" \
 	--api-key-file "$T/key" --handoff
-check_eq "hand-off: delivered" "$(cat "$T/handoff.rc")" 0
-check_eq "hand-off: the line (nothing stripped)" "$(cat "$T/handoff.log")" \
-	"$HEAD, rspamd=no_action/1.20, spot=off, decision=deliver, stripped=0, delay=D, status=sent (handed off to the API)"
+check_eq "hand-off: delivered, the line (nothing stripped)" "$(cat "$T/handoff.rc") $(cat "$T/handoff.log")" \
+	"0 $HEAD, rspamd=no_action/1.20, spot=off, decision=deliver, stripped=0, delay=D, status=sent (handed off to the API)"
 
 run check "${ENV[@]}" --rspamd-url "$BAD/file/reject.json" "${api[@]}" --check
-check_eq "--check: exit 0" "$(cat "$T/check.rc")" 0
-check_eq "--check: the line, status=checked" "$(cat "$T/check.log")" \
-	"$HEAD, rspamd=reject/20.50, $CLEAN, decision=reject, stripped=1, delay=D, status=checked (5.7.1 Gtube pattern)"
+check_eq "--check: exit 0, the line, status=checked" "$(cat "$T/check.rc") $(cat "$T/check.log")" \
+	"0 $HEAD, rspamd=reject/20.50, $CLEAN, decision=reject, stripped=1, delay=D, status=checked (5.7.1 Gtube pattern)"
 run checkham "${ENV[@]}" --rspamd-url "$BAD/file/ham.json" "${api[@]}" --check
 check_eq "--check, ham: nothing delivered" "$(sed 's/.*, status=//' "$T/checkham.log")" "checked (nothing delivered)"
 
@@ -84,8 +79,8 @@ check_eq "bare: from=<>, msgid=\"\", nrcpt=0" \
 # hostile: a queue id and a sender that try to forge fields or a line
 timeout 30 "$BIN" "${SD[@]}" --no-rspamd --queue-id 'A B, to=<x>' -f $'e>vil\n, decision=deliver "x' \
 	-r 'a,b@example.net' <"$M" >/dev/null 2>"$T/hostile.err"
-check_eq "hostile: one line" "$(wc -l <"$T/hostile.err")" 1
-check_grep "hostile: the queue id is letters, digits and ?" '^spot-deliver: A\?B\?\?to\?\?x\?: to=' "$T/hostile.err"
+check_eq "hostile: one line, its queue id letters, digits and ?" \
+	"$(wc -l <"$T/hostile.err") $(grep -c '^spot-deliver: A?B??to??x?: to=' "$T/hostile.err")" "1 1"
 check_grep "hostile: the addresses are quoted, the newline escaped" \
 	'to="<a,b@example\.net>", from="<e>vil\\x0a, decision=deliver \\"x>", msgid=' "$T/hostile.err"
 check_eq "hostile: outside the quotes, one decision= field" \
