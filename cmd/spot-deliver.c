@@ -271,8 +271,8 @@ parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-/* A broken config file still honours --log: the detail of the error must
- * reach the log the administrator asked for. */
+/* A broken config file or command line still honours --log (and -o log=):
+ * the detail of the error must reach the log the administrator asked for. */
 static void
 log_setting(const struct cli *c, struct config *cfg)
 {
@@ -306,7 +306,6 @@ load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
 	return 0;
 fail:
 	snprintf(c->error, sizeof(c->error), "%s", err);
-	log_setting(c, cfg);
 	return -1;
 }
 
@@ -472,6 +471,8 @@ main(int argc, char **argv)
 			snprintf(c.error, sizeof(c.error), "--handoff takes no delivery "
 			    "agent, but \"%s\" was given (several recipients? use "
 			    "--recipient=${recipient} or a recipient limit of 1)", c.lda[0]);
+		else if (c.error[0] != '\0')
+			log_setting(&c, &cfg);
 		config_scrub_env(environ);
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
 		tool = c.check_config || c.stats || c.selftest;

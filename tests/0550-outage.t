@@ -235,7 +235,7 @@ check_grep "the warning line" '^spot-deliver: warning: NOQUEUE: delivered not sc
 check_eq "--arrival-time in the future: not believed, deferred (75)" "$?" 75
 "$BIN" "${args[@]}" --arrival-time "last week" <"$T/out4.eml" >"$T/direct.out" 2>"$T/direct.err"
 check_eq "--arrival-time garbage: 75, the mail waits" "$?" 75
-check_grep "--arrival-time garbage: 4.3.5 for the sender" "^4\.3\.5 Mail system configuration error$" "$T/direct.out"
+check_grep "--arrival-time garbage: 4.3.5 for the sender" "^4\.3\.5 Mail system configuration error$" "$T/direct.err"
 check_grep "--arrival-time garbage: the log says why" "^spot-deliver: error: NOQUEUE: 4\.3\.5 --arrival-time last week: " "$T/direct.err"
 
 # ---- nothing lost, nothing twice; the counters
