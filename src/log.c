@@ -34,12 +34,6 @@ log_set_queue_id(const char *qid)
 	log_qid[i] = '\0';
 }
 
-const char *
-log_queue_id(void)
-{
-	return log_qid[0] != '\0' ? log_qid : "NOQUEUE";
-}
-
 static void
 vlog(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -47,7 +41,7 @@ vlog(int prio, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0))
 static void
 vlog(int prio, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[4096];
 	const char *level = prio == LOG_WARNING ? "warning: " :
 	    prio == LOG_ERR ? "error: " : "";
 	int n;

@@ -12,8 +12,6 @@ void log_open(int sink);
  * NULL or "" (as Postfix writes). Never called for the tools, whose lines
  * concern no message. */
 void log_set_queue_id(const char *qid);
-/* The id as logged, "NOQUEUE" when none was set. */
-const char *log_queue_id(void);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

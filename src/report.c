@@ -56,19 +56,19 @@ is_special(unsigned char c)
 
 /* ", name=value": bare when it has no space, quote, backslash or comma
  * (and, between <>, no < or >), else in double quotes with \" and \\, and
- * control bytes as \xHH; an empty one is "". Cut at max bytes of value. */
+ * control bytes as \xHH; an empty one is "". Cut at about max bytes. */
 static void
 field(struct buf *b, const char *name, const char *value, int angle, size_t max)
 {
 	const unsigned char *v = (const unsigned char *)value;
-	size_t i, n = strnlen(value, max);
+	size_t i, start, n = strnlen(value, max);
 	int quote = n == 0 && !angle;
 
 	for (i = 0; i < n; i++)
 		quote |= is_special(v[i]) || (angle && (v[i] == '<' || v[i] == '>'));
 	buf_printf(b, "%s%s=%s%s", b->len ? ", " : "", name, quote ? "\"" : "",
 	    angle ? "<" : "");
-	for (i = 0; i < n; i++) {
+	for (i = 0, start = b->len; i < n && b->len - start < max; i++) {
 		if (v[i] < ' ' || v[i] == 0x7f)
 			buf_printf(b, "\\x%02x", v[i]);
 		else if (quote && (v[i] == '"' || v[i] == '\\'))
@@ -205,7 +205,7 @@ report_log(const struct report *r)
 	buf_free(&b);
 	if (r->d->unscanned && !r->check)
 		log_unscanned(r);
-	if (r->sr->api_state == SCAN_AUTH && r->failure == NULL)
+	if (r->sr->api_state == SCAN_AUTH)
 		log_error("the SPOT API refused our key (%s): until api_key_file is "
 		    "fixed, every message is %s", r->sr->api_error,
 		    r->cfg->mode == MODE_TAG_ONLY ? "delivered without analysis" :
