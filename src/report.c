@@ -116,17 +116,16 @@ message_id(const struct hdr_block *hb, char *dst, size_t n)
 	if (v == NULL)
 		return;
 	end = hb->head + hb->v[i].off + hb->v[i].len;
+	/* unfolded: each run of white space one blank */
 	for (v++; v < end && len + 1 < n; v++) {
-		if (*v == '\r' || *v == '\n' || *v == '\t')
-			dst[len++] = ' ';
-		else
+		if (*v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
 			dst[len++] = *v;
+		else if (len > 0 && dst[len - 1] != ' ')
+			dst[len++] = ' ';
 	}
 	while (len > 0 && dst[len - 1] == ' ')
 		len--;
 	dst[len] = '\0';
-	v = dst + strspn(dst, " ");
-	memmove(dst, v, strlen(v) + 1);
 }
 
 static void
