@@ -295,9 +295,10 @@ run(const struct run_opts *o, struct run_result *res)
 	if (o->check || d.outcome != OUTCOME_DELIVER || cfg->handoff)
 		report_log(&rep);
 	if (o->check) {
-		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0)
-			result(res, RUN_TEMPFAIL, "4.3.0 cannot write to standard output");
-		else
+		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0) {
+			result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+			log_error("4.3.0 --check: cannot write to standard output");
+		} else
 			res->kind = RUN_CHECKED;
 	} else {
 		stats_count(cfg, u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',

@@ -3,7 +3,7 @@
 # reject, hand-off and --check, with a sender that has a blank and quotes, a Message-ID with
 # a blank, two recipients and no queue id; and a hostile queue id and sender.
 . "$(dirname "$0")/faultlib.sh"
-plan 14
+plan 16
 
 start_bad
 R=$BAD_FILES
@@ -68,6 +68,12 @@ check_eq "--check: exit 0, the line, status=checked" "$(cat "$T/check.rc") $(cat
 	"0 $HEAD, rspamd=reject/20.50, $CLEAN, decision=reject, stripped=1, delay=D, status=checked (5.7.1 Gtube pattern)"
 run checkham "${ENV[@]}" --rspamd-url "$BAD/file/ham.json" "${api[@]}" --check
 check_eq "--check, ham: nothing delivered" "$(sed 's/.*, status=//' "$T/checkham.log")" "checked (nothing delivered)"
+
+# defer_max_age let it through: age= in the line, and the warning after it
+run aged "${ENV[@]}" --rspamd-url "$(closed_url)" --on-timeout block -o defer_max_age=20s \
+	--arrival-time "$(($(date +%s) - 3600))" "${api[@]}"
+check_grep "aged: age=1h0m, delivered" ", decision=deliver, stripped=1, delay=D, age=1h0m, status=sent \\(written to standard output\\)$" "$T/aged.log"
+check_grep "aged: warning: NOQUEUE: delivered not scanned" '^spot-deliver: warning: NOQUEUE: delivered not scanned by Rspamd after 1h0m \(defer_max_age = 20s\): ' "$T/aged.log"
 
 # no Message-ID, no recipient, an empty sender
 printf 'Subject: none\n\nbody\n' >"$T/bare.eml"
