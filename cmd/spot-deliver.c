@@ -281,6 +281,20 @@ parse_args(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* A broken config file or command line still honours --log (and -o log=):
+ * the detail of the error must reach the log the administrator asked for. */
+static void
+log_setting(const struct cli *c, struct config *cfg)
+{
+	char err[CONFIG_ERR_SIZE];
+	size_t i;
+
+	for (i = 0; i < c->nsettings; i++)
+		if (strcmp(c->settings[i].key, "log") == 0)
+			(void)config_set(cfg, "log", c->settings[i].value, err,
+			    sizeof(err));
+}
+
 static int
 load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
 {
@@ -438,22 +452,24 @@ run_tool(const struct cli *c, const struct config *cfg)
 	return check_config(c, cfg);
 }
 
+/* The status line goes into bounces to outside senders: the detail
+ * (file, line, path) only to the log. */
 static int
 run_delivery(const struct cli *c, const struct config *cfg)
 {
-	char line[CONFIG_ERR_SIZE + 16];
 	struct run_result res;
 	struct run_opts ro;
 	int rc;
 
 	if (c->error[0] != '\0') {
-		snprintf(line, sizeof(line), "4.3.5 %s", c->error);
-		log_error("%s", line);
-		status_line(c, line);
+		log_error("4.3.5 %s", c->error);
+		status_line(c, "4.3.5 Mail system configuration error");
 		return EX_TEMPFAIL;
 	}
 	if (c->filter_mode && !c->check && c->stdout_closed) {
-		status_line(c, "4.3.0 standard output is closed: nowhere to write the message");
+		log_error("4.3.0 standard output is closed: nowhere to write the "
+		    "message");
+		status_line(c, "4.3.0 Local delivery failed, try again later");
 		return EX_TEMPFAIL;
 	}
 	ro = (struct run_opts){ cfg, c->env, c->lda, c->check, STDIN_FILENO };
@@ -482,10 +498,14 @@ main(int argc, char **argv)
 			snprintf(c.error, sizeof(c.error), "--handoff takes no delivery "
 			    "agent, but \"%s\" was given (several recipients? use "
 			    "--recipient=${recipient} or a recipient limit of 1)", c.lda[0]);
+		else if (c.error[0] != '\0')
+			log_setting(&c, &cfg);
 		config_scrub_env(environ);
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
 		tool = c.check_config || c.stats || c.selftest;
 		log_open(tool ? LOG_SINK_STDERR : cfg.log);
+		if (!tool)
+			log_set_queue_id(c.env.queue_id);
 		if (warn[0] != '\0')
 			log_warn("%s", warn);
 		rc = tool ? run_tool(&c, &cfg) : run_delivery(&c, &cfg);

@@ -17,14 +17,16 @@ outcome_name(enum outcome o)
 	return outcome_names[o];
 }
 
-/* The stricter outcome wins: reject over defer over deliver. */
+/* The stricter outcome wins: reject over defer over deliver. The reason
+ * goes into a DSN for outside senders, the detail into the log. */
 static void
-propose(struct decision *d, enum outcome o, const char *code, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+propose(struct decision *d, enum outcome o, const char *code,
+    const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 static void
-propose(struct decision *d, enum outcome o, const char *code, const char *fmt,
-    ...)
+propose(struct decision *d, enum outcome o, const char *code,
+    const char *reason, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -32,8 +34,9 @@ propose(struct decision *d, enum outcome o, const char *code, const char *fmt,
 		return;
 	d->outcome = o;
 	snprintf(d->code, sizeof(d->code), "%s", code);
+	snprintf(d->reason, sizeof(d->reason), "%s", reason);
 	va_start(ap, fmt);
-	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
+	vsnprintf(d->detail, sizeof(d->detail), fmt, ap);
 	va_end(ap);
 }
 
@@ -84,19 +87,20 @@ decide_rspamd(const struct config *cfg, const struct scan_result *sr,
 	if (rspamd_failed(cfg, sr) && aged_out(cfg, d))
 		d->unscanned |= UNSCANNED_RSPAMD;
 	else if (rspamd_failed(cfg, sr))
-		propose(d, OUTCOME_DEFER, "4.7.0", "Spam scanner unavailable: %s",
-		    sr->rspamd_error);
+		propose(d, OUTCOME_DEFER, "4.7.0",
+		    "Spam scanner unavailable, try again later",
+		    "Rspamd unavailable: %s", sr->rspamd_error);
 	if (sr->rspamd_state != SCAN_DONE)
 		return;
 	msg = r->smtp_message;
 	if (r->action == RSPAMD_REJECT) {
 		if (*cfg->reject_message != '\0')
 			msg = cfg->reject_message;
-		propose(d, OUTCOME_REJECT, "5.7.1", "%s",
-		    msg ? msg : "Message rejected as spam");
+		msg = msg ? msg : "Message rejected as spam";
+		propose(d, OUTCOME_REJECT, "5.7.1", msg, "%s", msg);
 	} else if (r->action == RSPAMD_SOFT_REJECT) {
-		propose(d, OUTCOME_DEFER, "4.7.1", "%s",
-		    msg ? msg : "Try again later");
+		msg = msg ? msg : "Try again later";
+		propose(d, OUTCOME_DEFER, "4.7.1", msg, "%s", msg);
 	}
 }
 
@@ -108,24 +112,29 @@ decide_api(const struct config *cfg, const struct scan_result *sr,
 
 	if (sr->api_state == SCAN_AUTH) {
 		propose(d, OUTCOME_DEFER, "4.7.0",
-		    "Phishing analysis refused our API key (%s); "
-		    "check api_key_file", sr->api_error);
+		    "Phishing analysis unavailable, try again later",
+		    "the SPOT API refused our key (%s); check api_key_file",
+		    sr->api_error);
 		return;
 	}
 	if (api_no_verdict(cfg, sr) && aged_out(cfg, d))
 		d->unscanned |= UNSCANNED_API;
 	else if (api_no_verdict(cfg, sr))
 		propose(d, OUTCOME_DEFER, "4.7.1",
-		    "Phishing analysis did not finish: %s",
+		    "Phishing analysis did not finish, try again later",
+		    "SPOT API: no verdict: %s",
 		    sr->api_error[0] ? sr->api_error : "timeout");
 	if (!d->phishing)
 		return;
 	if (cfg->phishing_action == PHISH_REJECT)
-		propose(d, OUTCOME_REJECT, "5.7.1",
-		    "Message rejected as phishing (SPOT job %s)", job);
+		propose(d, OUTCOME_REJECT, "5.7.1", "Message rejected as phishing",
+		    "phishing (confidence %.3f, SPOT job %s)", sr->spot.confidence,
+		    job);
 	else if (cfg->phishing_action == PHISH_DEFER)
 		propose(d, OUTCOME_DEFER, "4.7.1",
-		    "Message deferred as phishing (SPOT job %s)", job);
+		    "Message held as suspected phishing, try again later",
+		    "phishing (confidence %.3f, SPOT job %s)", sr->spot.confidence,
+		    job);
 }
 
 void

@@ -37,7 +37,8 @@ enum outcome { OUTCOME_DELIVER, OUTCOME_DEFER, OUTCOME_REJECT };
 struct decision {
 	enum outcome outcome;
 	char code[8];          /* enhanced status code when not delivering */
-	char reason[512];
+	char reason[512];      /* for the sender: nothing internal */
+	char detail[512];      /* for the log: what failed and why */
 	int spam;
 	int phishing;
 	int unscanned;         /* UNSCANNED_*, only when delivering */

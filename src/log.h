@@ -8,6 +8,10 @@
 #include "config.h"
 
 void log_open(int sink);
+/* Every later line names this message: its queue id, or "NOQUEUE" for
+ * NULL or "" (as Postfix writes). Never called for the tools, whose lines
+ * concern no message. */
+void log_set_queue_id(const char *qid);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,8 +1,10 @@
 #include "report.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 
@@ -27,15 +29,15 @@ scan_state_name(enum scan_state s)
 /* A delivery that defer_max_age let through is the administrator's
  * business: one warning line, with what was not scanned and why. */
 static void
-log_unscanned(const struct report *r, const char *qid)
+log_unscanned(const struct report *r)
 {
 	const struct scan_result *sr = r->sr;
 	char age[32], limit[32];
 
 	format_duration(age, sizeof(age), r->d->age);
 	format_duration(limit, sizeof(limit), r->cfg->defer_max_age);
-	log_warn("queue_id=%s delivered not scanned by %s%s%s after %s "
-	    "(defer_max_age = %s): %.60s%s%.60s", qid,
+	log_warn("delivered not scanned by %s%s%s after %s "
+	    "(defer_max_age = %s): %.60s%s%.60s",
 	    r->d->unscanned & UNSCANNED_RSPAMD ? "Rspamd" : "",
 	    r->d->unscanned == (UNSCANNED_RSPAMD | UNSCANNED_API) ? " and " : "",
 	    r->d->unscanned & UNSCANNED_API ? "the API" : "", age, limit,
@@ -45,51 +47,166 @@ log_unscanned(const struct report *r, const char *qid)
 	    (sr->api_error[0] ? sr->api_error : "timeout") : "");
 }
 
+/* A byte that would end a value or the line: such a value is quoted. */
+static int
+is_special(unsigned char c)
+{
+	return c <= ' ' || c == 0x7f || c == '"' || c == '\\' || c == ',';
+}
+
+/* ", name=value": bare when it has no space, quote, backslash or comma
+ * (and, between <>, no < or >), else in double quotes with \" and \\, and
+ * control bytes as \xHH; an empty one is "". Cut at about max bytes. */
+static void
+field(struct buf *b, const char *name, const char *value, int angle, size_t max)
+{
+	const unsigned char *v = (const unsigned char *)value;
+	size_t i, start, n = strnlen(value, max);
+	int quote = n == 0 && !angle;
+
+	for (i = 0; i < n; i++)
+		quote |= is_special(v[i]) || (angle && (v[i] == '<' || v[i] == '>'));
+	buf_printf(b, "%s%s=%s%s", b->len ? ", " : "", name, quote ? "\"" : "",
+	    angle ? "<" : "");
+	for (i = 0, start = b->len; i < n && b->len - start < max; i++) {
+		if (v[i] < ' ' || v[i] == 0x7f)
+			buf_printf(b, "\\x%02x", v[i]);
+		else if (quote && (v[i] == '"' || v[i] == '\\'))
+			buf_printf(b, "\\%c", v[i]);
+		else
+			buf_append(b, &v[i], 1);
+	}
+	buf_printf(b, "%s%s", angle ? ">" : "", quote ? "\"" : "");
+}
+
+/* "no action" -> "no_action": a state is one word in the log. */
+static void
+word_field(struct buf *b, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+word_field(struct buf *b, const char *name, const char *fmt, ...)
+{
+	char w[160], *p;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w, sizeof(w), fmt, ap);
+	va_end(ap);
+	for (p = w; *p != '\0'; p++)
+		if (*p == ' ')
+			*p = '_';
+	field(b, name, w, 0, sizeof(w));
+}
+
+/* The Message-ID field's value, unfolded and trimmed; "" when none. */
+static void
+message_id(const struct hdr_block *hb, char *dst, size_t n)
+{
+	const char *v, *end;
+	size_t i, len = 0;
+
+	dst[0] = '\0';
+	for (i = 0; hb != NULL && i < hb->n; i++)
+		if (strcasecmp(hb->v[i].name, "Message-ID") == 0)
+			break;
+	if (hb == NULL || i == hb->n)
+		return;
+	v = memchr(hb->head + hb->v[i].off, ':', hb->v[i].len);
+	if (v == NULL)
+		return;
+	end = hb->head + hb->v[i].off + hb->v[i].len;
+	/* unfolded: each run of white space one blank */
+	for (v++; v < end && len + 1 < n; v++) {
+		if (*v != ' ' && *v != '\t' && *v != '\r' && *v != '\n')
+			dst[len++] = *v;
+		else if (len > 0 && dst[len - 1] != ' ')
+			dst[len++] = ' ';
+	}
+	while (len > 0 && dst[len - 1] == ' ')
+		len--;
+	dst[len] = '\0';
+}
+
+static void
+scanner_fields(struct buf *b, const struct scan_result *sr)
+{
+	if (sr->rspamd_state == SCAN_DONE)
+		word_field(b, "rspamd", "%s/%.2f", sr->rspamd.action_name,
+		    sr->rspamd.score);
+	else
+		word_field(b, "rspamd", "%s", scan_state_name(sr->rspamd_state));
+	if (sr->rspamd_state == SCAN_FAILED)
+		field(b, "rspamd_error", sr->rspamd_error, 0, 120);
+	if (sr->api_state == SCAN_DONE && sr->spot.status == SPOT_ANALYZED)
+		word_field(b, "spot", "%s/%.3f", sr->spot.is_phishing ? "phishing" :
+		    "clean", sr->spot.confidence);
+	else if (sr->api_state == SCAN_DONE)
+		word_field(b, "spot", "%s", spot_status_name(sr->spot.status));
+	else
+		word_field(b, "spot", "%s", scan_state_name(sr->api_state));
+	if (sr->spot.job_id[0] != '\0')
+		field(b, "job", sr->spot.job_id, 0, 128);
+	if (sr->api_error[0] != '\0' && sr->api_state != SCAN_DONE)
+		field(b, "spot_error", sr->api_error, 0, 120);
+}
+
+/* "sent (delivered via dovecot-lda)", "deferred (4.7.0 why)"... */
+static void
+status_field(struct buf *b, const struct report *r)
+{
+	const struct decision *d = r->d;
+	const char *word = "sent";
+	char text[700];
+
+	if (r->check)
+		word = "checked";
+	else if (r->failure != NULL || d->outcome == OUTCOME_DEFER)
+		word = "deferred";
+	else if (d->outcome == OUTCOME_REJECT)
+		word = "bounced";
+	if (r->failure != NULL)
+		snprintf(text, sizeof(text), "%s", r->failure);
+	else if (d->outcome != OUTCOME_DELIVER)
+		snprintf(text, sizeof(text), "%s %s", d->code, d->detail);
+	else
+		snprintf(text, sizeof(text), "%s", r->via);
+	sanitize_value(text, sizeof(text), text, sizeof(text) - 1);
+	buf_printf(b, ", status=%s (%s)", word, text);
+}
+
 void
 report_log(const struct report *r)
 {
-	const struct scan_result *sr = r->sr;
-	char qid[64], from[256], rspamd[96], api[192], reason[600], age[48] = "";
+	struct buf b = { 0 };
+	char msgid[256], age[32];
+	size_t i;
 
-	sanitize_value(qid, sizeof(qid), r->env->queue_id ? r->env->queue_id : "-",
-	    sizeof(qid) - 1);
-	sanitize_value(from, sizeof(from), r->env->sender ? r->env->sender : "",
-	    sizeof(from) - 1);
-	if (sr->rspamd_state == SCAN_DONE)
-		snprintf(rspamd, sizeof(rspamd), "%s/%.2f", sr->rspamd.action_name,
-		    sr->rspamd.score);
-	else if (sr->rspamd_state == SCAN_FAILED)
-		snprintf(rspamd, sizeof(rspamd), "failed (%.60s)", sr->rspamd_error);
-	else
-		snprintf(rspamd, sizeof(rspamd), "%s", scan_state_name(sr->rspamd_state));
-	if (sr->api_state == SCAN_DONE && sr->spot.status == SPOT_ANALYZED)
-		snprintf(api, sizeof(api), "analyzed/%s/%.3f job=%s",
-		    sr->spot.is_phishing ? "phishing" : "clean", sr->spot.confidence,
-		    sr->spot.job_id);
-	else if (sr->api_state == SCAN_OFF)
-		snprintf(api, sizeof(api), "off");
-	else
-		snprintf(api, sizeof(api), "%s%s%.60s%s job=%s",
-		    scan_state_name(sr->api_state), sr->api_error[0] ? " (" : "",
-		    sr->api_error, sr->api_error[0] ? ")" : "",
-		    sr->spot.job_id[0] ? sr->spot.job_id : "none");
-	reason[0] = '\0';
-	if (r->d->outcome != OUTCOME_DELIVER)
-		snprintf(reason, sizeof(reason), " (%s %s)", r->d->code, r->d->reason);
+	/* one line for every recipient, each its own to=, as long as the
+	 * line stays short enough for syslog; nrcpt= has the count */
+	for (i = 0; i < r->env->nrcpt && b.len < 1024; i++)
+		field(&b, "to", r->env->rcpt[i], 1, 256);
+	field(&b, "from", r->env->sender ? r->env->sender : "", 1, 256);
+	message_id(r->hb, msgid, sizeof(msgid));
+	field(&b, "msgid", msgid, 0, sizeof(msgid));
+	buf_printf(&b, ", size=%llu, nrcpt=%zu", (unsigned long long)r->size,
+	    r->env->nrcpt);
+	scanner_fields(&b, r->sr);
+	buf_printf(&b, ", decision=%s, stripped=%llu, delay=%lld.%03lld",
+	    outcome_name(r->d->outcome), (unsigned long long)r->removed,
+	    (long long)(r->elapsed_ms / 1000), (long long)(r->elapsed_ms % 1000));
 	if (r->age != NULL) {
-		memcpy(age, " age=", 6);
-		format_duration(age + 5, sizeof(age) - 5, r->age->seconds);
+		format_duration(age, sizeof(age), r->age->seconds);
+		buf_printf(&b, ", age=%s", age);
 	}
-	log_info("queue_id=%s from=<%s> nrcpt=%zu size=%llu rspamd=%s api=%s "
-	    "decision=%s%s delivery=%s stripped=%llu delay=%lldms%s", qid, from,
-	    r->env->nrcpt, (unsigned long long)r->size, rspamd, api,
-	    outcome_name(r->d->outcome), reason, r->delivery,
-	    (unsigned long long)r->removed, (long long)r->elapsed_ms, age);
-	if (r->d->unscanned && strcmp(r->delivery, "check") != 0)
-		log_unscanned(r, qid);
-	if (sr->api_state == SCAN_AUTH)
+	status_field(&b, r);
+	log_info("%s", buf_cstr(&b));
+	buf_free(&b);
+	if (r->d->unscanned && !r->check)
+		log_unscanned(r);
+	if (r->sr->api_state == SCAN_AUTH)
 		log_error("the SPOT API refused our key (%s): until api_key_file is "
-		    "fixed, every message is %s", sr->api_error,
+		    "fixed, every message is %s", r->sr->api_error,
 		    r->cfg->mode == MODE_TAG_ONLY ? "delivered without analysis" :
 		    "deferred");
 }

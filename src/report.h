@@ -1,5 +1,6 @@
-/* What a run tells the outside: the one syslog line per message and the
- * JSON object of --check. */
+/* What a run tells the outside: the one log line per message, in the shape
+ * of Postfix's (docs/how-it-decides.md lists its fields), and the JSON
+ * object of --check. */
 #ifndef SPOT_REPORT_H
 #define SPOT_REPORT_H
 
@@ -13,12 +14,15 @@
 struct report {
 	const struct config *cfg;
 	const struct envelope *env;
+	const struct hdr_block *hb;  /* the Message-ID */
 	uint64_t size;
 	const struct scan_result *sr;
 	const struct decision *d;
 	const struct hdr_edit *ed;
 	uint64_t removed;
-	const char *delivery;  /* "lda /usr/lib/dovecot/dovecot-lda", "stdout", "handoff" */
+	int check;
+	const char *via;       /* "delivered via dovecot-lda", "written to standard output" */
+	const char *failure;   /* "4.3.0 why": the delivery step failed; or NULL */
 	int64_t elapsed_ms;
 	const struct age *age;  /* NULL: defer_max_age did not matter */
 };

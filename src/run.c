@@ -23,19 +23,13 @@
 #include "stats.h"
 #include "upstream.h"
 
-static void
-result(struct run_result *res, enum run_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#define STATUS_LOCAL_FAILED "4.3.0 Local delivery failed, try again later"
 
 static void
-result(struct run_result *res, enum run_kind kind, const char *fmt, ...)
+result(struct run_result *res, enum run_kind kind, const char *status)
 {
-	va_list ap;
-
 	res->kind = kind;
-	va_start(ap, fmt);
-	vsnprintf(res->status, sizeof(res->status), fmt, ap);
-	va_end(ap);
+	snprintf(res->status, sizeof(res->status), "%s", status);
 }
 
 static int
@@ -49,18 +43,19 @@ read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
 	case MSG_OK:
 		return 0;
 	case MSG_EMPTY:
-		result(res, RUN_DATAERR, "5.6.0 Empty message: nothing was read "
-		    "from standard input");
+		result(res, RUN_DATAERR, "5.6.0 Empty message");
+		log_error("5.6.0 empty message: nothing was read from standard input");
 		break;
 	case MSG_TOO_BIG:
-		result(res, RUN_DATAERR, "5.3.4 Message larger than max_size "
-		    "(%llu bytes)", (unsigned long long)cfg->max_size);
+		result(res, RUN_DATAERR, "5.3.4 Message size exceeds fixed limit");
+		log_error("5.3.4 message larger than max_size (%llu bytes)",
+		    (unsigned long long)cfg->max_size);
 		break;
 	case MSG_IO_ERROR:
-		result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
+		result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+		log_error("4.3.0 %s", err);
 		break;
 	}
-	log_error("%s", res->status);
 	return -1;
 }
 
@@ -80,8 +75,8 @@ identify(const struct run_opts *o, const struct msg *m,
 	if (ident->known)
 		return 0;
 	if (delivery_identity(&o->env, m, hb, ident->id, err, sizeof(err)) != 0) {
-		result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
-		log_error("%s", res->status);
+		result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+		log_error("4.3.0 %s", err);
 		return -1;
 	}
 	ident->known = 1;
@@ -153,7 +148,8 @@ scan_params_of(const struct run_opts *o, const struct msg *m, const char *idem,
 /* Hand-off: the API's 2xx is the delivery. Rspamd, asked before, may still
  * reject or defer. */
 static void
-hand_off(const struct scan_params *p, struct run_result *res)
+hand_off(const struct scan_params *p, struct run_result *res, char *failure,
+    size_t n)
 {
 	char err[256];
 
@@ -162,14 +158,15 @@ hand_off(const struct scan_params *p, struct run_result *res)
 		result(res, RUN_DELIVERED, "2.0.0 Handed off to the API");
 		return;
 	case SCAN_AUTH:
-		result(res, RUN_TEMPFAIL, "4.7.0 The API refused our key (%s); "
+		result(res, RUN_TEMPFAIL, "4.7.0 Delivery failed, try again later");
+		snprintf(failure, n, "4.7.0 the SPOT API refused our key (%s); "
 		    "check api_key_file", err);
 		break;
 	default:
-		result(res, RUN_TEMPFAIL, "4.4.1 Hand-off to the API failed: %s", err);
+		result(res, RUN_TEMPFAIL, "4.4.1 Delivery failed, try again later");
+		snprintf(failure, n, "4.4.1 hand-off to the API failed: %s", err);
 		break;
 	}
-	log_error("%s", res->status);
 }
 
 /* The API gets the message to deliver it, or to analyse it unless the
@@ -224,25 +221,49 @@ extra_lda_args(const struct config *cfg, const struct decision *d)
 	return NULL;
 }
 
+/* What the log line says of a delivery: "delivered via dovecot-lda". */
+static void
+delivered_via(const struct run_opts *o, char *dst, size_t n)
+{
+	const char *name, *slash;
+
+	if (o->check || o->cfg->handoff || o->lda == NULL) {
+		snprintf(dst, n, "%s", o->check ? "nothing delivered" :
+		    o->cfg->handoff ? "handed off to the API" :
+		    "written to standard output");
+		return;
+	}
+	name = o->lda[0];
+	slash = strrchr(name, '/');
+	snprintf(dst, n, "delivered via %s", slash != NULL && slash[1] != '\0' ?
+	    slash + 1 : name);
+}
+
+/* Filter mode writes first and logs what happened; an LDA replaces us, so
+ * the line is written before the exec and again if the exec failed. */
 static void
 deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
-    const struct decision *d, struct run_result *res)
+    const struct decision *d, struct report *rep, struct run_result *res)
 {
-	char err[600];
+	char err[600], failure[620];
 	char **argv;
 
 	if (o->lda == NULL) {
 		if (deliver_stdout(rw, m, err, sizeof(err)) == 0) {
 			result(res, RUN_DELIVERED, "2.0.0 Written to standard output");
+			report_log(rep);
 			return;
 		}
 	} else {
+		report_log(rep);
 		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, d));
 		deliver_exec(rw, m, argv, o->cfg->spool_dir, err, sizeof(err));
 		lda_argv_free(argv);
 	}
-	result(res, RUN_TEMPFAIL, "4.3.0 %s", err);
-	log_error("%s", res->status);
+	result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+	snprintf(failure, sizeof(failure), "4.3.0 %s", err);
+	rep->failure = failure;
+	report_log(rep);
 }
 
 static int
@@ -264,7 +285,7 @@ run(const struct run_opts *o, struct run_result *res)
 	struct decision d;
 	struct report rep;
 	struct msg m;
-	char idem[SPOT_IDEM_KEY_SIZE] = "";
+	char idem[SPOT_IDEM_KEY_SIZE] = "", via[300], failure[300] = "";
 	struct age age = { 0 };
 	struct identity ident = { { 0 }, 0 };
 	int64_t start = now_ms();
@@ -295,7 +316,7 @@ run(const struct run_opts *o, struct run_result *res)
 	decide(cfg, &sr, age.seconds, &d);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
 		p = scan_params_of(o, &m, idem, &u, 0, 1);
-		hand_off(&p, res);
+		hand_off(&p, res, failure, sizeof(failure));
 	}
 	/* The last request is done: nothing from here on needs a secret, and
 	 * the copy for the LDA or a core must not find one. */
@@ -305,18 +326,23 @@ run(const struct run_opts *o, struct run_result *res)
 	rewrite_plan(m.size, &hb, &ed, &rw);
 
 	/* hand-off sends the message as it came: nothing is stripped */
-	rep = (struct report){ cfg, &o->env, m.size, &sr, &d, &ed,
-	    cfg->handoff ? 0 : rw.removed,
-	    o->check ? "check" : cfg->handoff ? "handoff" : o->lda ? o->lda[0] : "stdout",
-	    now_ms() - start, decide_needs_age(cfg, &sr) ? &age : NULL };
-	if (d.outcome != OUTCOME_DELIVER)
-		result(res, d.outcome == OUTCOME_REJECT ? RUN_REJECTED : RUN_TEMPFAIL,
-		    "%s %s", d.code, d.reason);
-	report_log(&rep);
+	delivered_via(o, via, sizeof(via));
+	rep = (struct report){ cfg, &o->env, &hb, m.size, &sr, &d, &ed,
+	    cfg->handoff ? 0 : rw.removed, o->check, via,
+	    failure[0] != '\0' ? failure : NULL, now_ms() - start,
+	    decide_needs_age(cfg, &sr) ? &age : NULL };
+	if (d.outcome != OUTCOME_DELIVER) {
+		snprintf(res->status, sizeof(res->status), "%s %s", d.code, d.reason);
+		res->kind = d.outcome == OUTCOME_REJECT ? RUN_REJECTED : RUN_TEMPFAIL;
+	}
+	/* an LDA or standard output: logged once the message is out */
+	if (o->check || d.outcome != OUTCOME_DELIVER || cfg->handoff)
+		report_log(&rep);
 	if (o->check) {
-		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0)
-			result(res, RUN_TEMPFAIL, "4.3.0 cannot write to standard output");
-		else
+		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0) {
+			result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+			log_error("4.3.0 --check: cannot write to standard output");
+		} else
 			res->kind = RUN_CHECKED;
 	} else {
 		stats_count(cfg, u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',
@@ -325,7 +351,7 @@ run(const struct run_opts *o, struct run_result *res)
 	/* before an exec: nothing is written after it */
 	upstreams_free(cfg, &u);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && !cfg->handoff)
-		deliver(o, &m, &rw, &d, res);
+		deliver(o, &m, &rw, &d, &rep, res);
 	rewrite_free(&rw);
 	hdr_edit_free(&ed);
 	scan_result_free(&sr);

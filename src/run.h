@@ -17,7 +17,9 @@ enum run_kind {
 
 struct run_result {
 	enum run_kind kind;
-	char status[600];  /* "4.7.1 reason": the line the MTA puts into its DSN */
+	/* "4.7.1 reason": the line the MTA puts into a DSN for the sender, so
+	 * nothing internal (paths, URLs, library errors): those are logged */
+	char status[600];
 };
 
 struct run_opts {

@@ -2,7 +2,7 @@
 # The core: Rspamd scan, header rewrite, exec or stdout delivery, sysexits codes.
 . "$(dirname "$0")/lib.sh"
 need_rspamd
-plan 67
+plan 69
 
 M=$ROOT/tests/fixtures/mail
 LDA=$ROOT/tests/lda-capture
@@ -28,8 +28,8 @@ check_eq "ham: new headers at the top of the block" "$(head -n 1 "$T/ham.out" | 
 part without 'X-Spam.*|X-SPOT-.*' "$M/ham.eml" > "$T/kept.in"
 part without 'X-Spam.*|X-SPOT-.*' "$T/ham.out" > "$T/kept.out"
 check_cmp "ham: the other headers are kept byte for byte, in order" "$T/kept.in" "$T/kept.out"
-check_grep "ham: one log line with queue id, sender, decision" \
-	'queue_id=4711ABC from=<alice@example.org> nrcpt=1 size=[0-9]+ rspamd=.* decision=deliver' "$err"
+check_grep "ham: one log line in Postfix's shape" \
+	'^spot-deliver: 4711ABC: to=<bob@example.net>, from=<alice@example.org>, msgid=<[^ ]+>, size=[0-9]+, nrcpt=1, rspamd=[a-z_]+/-?[0-9]+\.[0-9]{2}, spot=off, decision=deliver, stripped=[0-9]+, delay=[0-9]+\.[0-9]{3}, status=sent \(written to standard output\)$' "$err"
 
 # GTUBE
 check_exit "gtube, blocking: exit 77" 77 sd -- "$LDA" "$T/gtube.delivered" < "$M/gtube.eml"
@@ -70,7 +70,8 @@ check_eq "lda: its stdin is a seekable file" "$(cat "$T/lda.msg.seek")" seekable
 check_exit "lda exits 75: spot-deliver exits 75" 75 sd -- "$LDA" "$T/lda75.msg" 75 < "$M/ham.eml"
 check_exit "lda exits 77: passed through" 77 sd -- "$LDA" "$T/lda77.msg" 77 < "$M/ham.eml"
 check_exit "lda missing: 75" 75 sd -- /nonexistent/dovecot-lda -d bob < "$M/ham.eml"
-check_grep "lda missing: 4.3.0 reason on stdout" '^4\.3\.0 cannot execute /nonexistent/dovecot-lda' "$out"
+check_eq "lda missing: 4.3.0 on stdout, no path" "$(cat "$out")" "4.3.0 Local delivery failed, try again later"
+check_grep "lda missing: the log says why" 'status=deferred \(4\.3\.0 cannot execute /nonexistent/dovecot-lda: ' "$err"
 printf 'not a program\n' > "$T/noexec"; chmod 644 "$T/noexec"
 check_exit "lda not executable: 75" 75 sd -- "$T/noexec" < "$M/ham.eml"
 
@@ -84,8 +85,9 @@ check_exit "rspamd down, tag-only with block: still delivered" 0 sd --rspamd-url
 
 # configuration and usage errors: 75 with 4.3.5 in a delivery run, 78 from --check-config
 printf 'mode = blocking\nbogus_key = 1\n' > "$T/bad.conf"
-check_exit "config error in a delivery run: 75" 75 "$BIN" -c "$T/bad.conf" -- "$LDA" "$T/cfg.msg" < "$M/ham.eml"
-check_grep "config error: 4.3.5 naming file:line and key" "^4\.3\.5 $T/bad.conf:2: unknown key \"bogus_key\"" "$out"
+check_exit "config error in a delivery run: 75" 75 "$BIN" --log stderr -c "$T/bad.conf" -- "$LDA" "$T/cfg.msg" < "$M/ham.eml"
+check_eq "config error: 4.3.5 on stdout, no file name" "$(cat "$out")" "4.3.5 Mail system configuration error"
+check_grep "config error: the log names file:line and key" "^spot-deliver: error: NOQUEUE: 4\.3\.5 $T/bad.conf:2: unknown key \"bogus_key\"" "$err"
 check "config error: nothing delivered" test ! -e "$T/cfg.msg"
 check_exit "config error with --check-config: 78" 78 "$BIN" -c "$T/bad.conf" --check-config
 check_exit "missing explicit config file: 75" 75 "$BIN" -c "$T/nope.conf" -- "$LDA" "$T/cfg2.msg" < "$M/ham.eml"

@@ -68,7 +68,7 @@ check_ne "one queue file: another envelope sender, another key" \
 # failures: 75, so that the MTA keeps the message
 spot_control "status=503"
 check_exit "hand-off, API 503: 75" 75 handoff < "$M/ham.eml"
-check_grep "hand-off, API 503: 4.x.x reason" '^4\.4\.1 Hand-off to the API failed: HTTP 503$' "$out"
+check_grep "hand-off, API 503: 4.x.x reason" '^4\.4\.1 Delivery failed, try again later$' "$out"
 spot_control "status=500"
 check_exit "hand-off, API 500: 75" 75 handoff < "$M/ham.eml"
 spot_control "clean"
@@ -112,5 +112,6 @@ fi
 before=$(spot_count)
 check_exit "hand-off with a stray argument: 75, nothing handed off" 75 \
 	handoff -r a@example.net b@example.net < "$M/ham.eml"
-check_grep "hand-off with a stray argument: 4.3.5 names it" '^4\.3\.5 --handoff takes no delivery agent, but "b@example.net"' "$out"
+check_grep "hand-off with a stray argument: 4.3.5 on stdout" '^4\.3\.5 Mail system configuration error$' "$out"
+check_grep "hand-off with a stray argument: the log names it" 'error: H[0-9]+: 4\.3\.5 --handoff takes no delivery agent, but "b@example.net"' "$err"
 check_eq "hand-off with a stray argument: the API got nothing" "$(spot_count)" "$before"

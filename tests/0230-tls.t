@@ -35,4 +35,4 @@ check_eq "api_ca_file: analyzed over TLS" "$(part header X-SPOT-Status "$out")" 
 check_grep "api_ca_file: the request reached the API" '"Authorization"' "$T/rec/0001.json"
 check_exit "api_tls_verify = no: delivered" 0 sd -o api_tls_verify=no
 check_eq "api_tls_verify = no: analyzed" "$(part header X-SPOT-Status "$out")" analyzed
-check_grep "api_tls_verify = no: a warning on the message" 'warning: api_tls_verify = no' "$err"
+check_grep "api_tls_verify = no: a warning on the message" 'warning: [^ ]+: api_tls_verify = no' "$err"

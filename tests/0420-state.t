@@ -55,7 +55,7 @@ fingerprint "$V" > "$T/v.before"
 fingerprint "$E" > "$T/e.before"
 check_exit "attack: root's delivery in nobody's state_dir exits 0" 0 sd "$E"
 check_eq "attack: ... with one warning" "$(warnings "$err")" 1
-check_grep "attack: ... that says whose directory it is" 'warning: state_dir .*: owned by nobody, not by root' "$err"
+check_grep "attack: ... that says whose directory it is" 'warning: [^ ]+: state_dir .*: owned by nobody, not by root' "$err"
 check_grep "attack: ... and the message is delivered" '^X-Spam-Error: ' "$out"
 check_exit "attack: --check exits 0" 0 sd "$E" --check
 "$BIN" -c /dev/null -o state_dir="$E" --stats > /dev/null 2>&1
@@ -74,7 +74,7 @@ mkdir -m 755 "$R"
 plant "$R"
 fingerprint "$R" > "$T/r.before"
 check_exit "links in our own state_dir: exit 0" 0 sd "$R"
-check_grep "links: a warning names the link" 'warning: state_dir .*: (counters|upstreams)\.db: a symbolic link' "$err"
+check_grep "links: a warning names the link" 'warning: [^ ]+: state_dir .*: (counters|upstreams)\.db: a symbolic link' "$err"
 fingerprint "$V" > "$T/v.after2"
 fingerprint "$R" > "$T/r.after"
 check_cmp "links: no file of root's written or created" "$T/v.before" "$T/v.after2"
@@ -87,7 +87,7 @@ check_grep "links: ... and says why on stderr" 'spot-deliver: --stats: .*counter
 mkdir -m 755 "$T/elsewhere"
 ln -s "$T/elsewhere" "$T/linked"
 check_exit "a linked state_dir: exit 0" 0 sd "$T/linked/"
-check_grep "a linked state_dir: one warning that says so" 'warning: state_dir .*: a symbolic link' "$err"
+check_grep "a linked state_dir: one warning that says so" 'warning: [^ ]+: state_dir .*: a symbolic link' "$err"
 check_eq "a linked state_dir: nothing created where it points" "$(ls -A "$T/elsewhere")" ""
 
 # 3. Mode 0777, and owned by another user: ignored with one warning.
@@ -96,7 +96,7 @@ mkdir "$W"
 chmod 777 "$W"
 check_exit "mode 0777: exit 0" 0 sd "$W"
 check_eq "mode 0777: one warning" "$(warnings "$err")" 1
-check_grep "mode 0777: ... that says so" 'warning: state_dir .*: mode 0777: writable by group or others' "$err"
+check_grep "mode 0777: ... that says so" 'warning: [^ ]+: state_dir .*: mode 0777: writable by group or others' "$err"
 check_eq "mode 0777: nothing written into it" "$(ls -A "$W")" ""
 "$BIN" -c /dev/null -o state_dir="$W" --no-rspamd --selftest > "$T/selftest.world" 2>&1
 check_grep "mode 0777: --selftest says how to fix it" "^FAIL state_dir $W: mode 0777.*install -d -o root -m 0755 $W|install -d -o root -m 0755 $W" "$T/selftest.world"
@@ -127,7 +127,7 @@ fingerprint "$G" > "$T/g.before"
 s=$(date +%s%N)
 check_exit "a sparse 1 GB counters.db, random upstreams.db: exit 0" 0 sd "$G"
 ms=$((($(date +%s%N) - s) / 1000000))
-check_grep "garbage: a warning for counters.db" 'warning: state_dir .*counters\.db: 1073741824 bytes' "$err"
+check_grep "garbage: a warning for counters.db" 'warning: [^ ]+: state_dir .*counters\.db: 1073741824 bytes' "$err"
 check "garbage: the delivery takes less than 1 s ($ms ms)" test "$ms" -lt 1000
 fingerprint "$G" > "$T/g.after"
 check_cmp "garbage: the files are left as they are" "$T/g.before" "$T/g.after"

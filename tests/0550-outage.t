@@ -39,7 +39,7 @@ recipe master.cf.spot >>"$PF/etc/master.cf"
 printf 'bob@example.net ok\n' >"$PF/etc/vmailbox"
 : >"$PF/etc/transport"
 pf_start
-plan 78
+plan 79
 
 M=$ROOT/tests/fixtures/mta
 AGE=20
@@ -100,9 +100,9 @@ t0=$(date +%s)
 f=$(msg ham.eml out1)
 q1=$(swaks_send "$f" alice@sender.example bob@example.net)
 check_ne "rspamd down: smtpd queued it" "$q1" ""
-like "rspamd down, young: deferred with dsn=4.7.0" "relay=spot, .*dsn=4\.7\.0, status=deferred \(Spam scanner unavailable: " "$(pf_wait_status "$q1")"
+like "rspamd down, young: deferred with dsn=4.7.0" "relay=spot, .*dsn=4\.7\.0, status=deferred \(Spam scanner unavailable, try again later" "$(pf_wait_status "$q1")"
 pf_queue >"$T/queue"
-check_grep "rspamd down, young: postqueue -p shows the 4.7.0 text" '^ +\(Spam scanner unavailable: ' "$T/queue"
+check_grep "rspamd down, young: postqueue -p shows the 4.7.0 text" '^ +\(Spam scanner unavailable, try again later' "$T/queue"
 check_eq "rspamd down, young: not delivered" "$(copies out1 "$BOB")$(copies out1 "$BOB/.Quarantine")" 00
 put ham.eml fm1
 fetch fm1
@@ -183,9 +183,9 @@ spot_conf_set api_url "$(closed_url)/internal/ingest"
 t0=$(date +%s)
 f=$(msg ham.eml out3)
 q3=$(swaks_send "$f" alice@sender.example bob@example.net)
-like "api down, young: deferred with dsn=4.7.1" "relay=spot, .*dsn=4\.7\.1, status=deferred \(Phishing analysis did not finish: " "$(pf_wait_status "$q3")"
+like "api down, young: deferred with dsn=4.7.1" "relay=spot, .*dsn=4\.7\.1, status=deferred \(Phishing analysis did not finish, try again later" "$(pf_wait_status "$q3")"
 pf_queue >"$T/queue"
-check_grep "api down, young: postqueue -p shows the 4.7.1 text" '^ +\(Phishing analysis did not finish: ' "$T/queue"
+check_grep "api down, young: postqueue -p shows the 4.7.1 text" '^ +\(Phishing analysis did not finish, try again later' "$T/queue"
 put ham.eml fm3
 fetch fm3
 check_grep "fetchmail, api down, young: 4.7.1" '^4\.7\.1 Phishing analysis did not finish' "$T/fetch.log"
@@ -230,12 +230,13 @@ args=(-c "$SPOT_CONF" -o state_dir="$T/state-direct" --log stderr -f a@sender.ex
 "$BIN" "${args[@]}" --arrival-time "$(date -R -d '-1 hour')" <"$T/out2.eml" >"$T/direct.out" 2>"$T/direct.err"
 check_eq "--arrival-time an hour ago: delivered (exit 0)" "$?" 0
 check_grep "--arrival-time: X-Spam-Error says for 1h0m" '^X-Spam-Error: not scanned: Rspamd unavailable for 1h0m$' "$T/direct.out"
-check_grep "the warning line" '^spot-deliver: warning: queue_id=- delivered not scanned by Rspamd after 1h0m \(defer_max_age = 20s\): ' "$T/direct.err"
+check_grep "the warning line" '^spot-deliver: warning: NOQUEUE: delivered not scanned by Rspamd after 1h0m \(defer_max_age = 20s\): ' "$T/direct.err"
 "$BIN" "${args[@]}" --arrival-time "$(($(date +%s) + 3600))" <"$T/out4.eml" >"$T/direct.out" 2>"$T/direct.err"
 check_eq "--arrival-time in the future: not believed, deferred (75)" "$?" 75
 "$BIN" "${args[@]}" --arrival-time "last week" <"$T/out4.eml" >"$T/direct.out" 2>"$T/direct.err"
 check_eq "--arrival-time garbage: 75, the mail waits" "$?" 75
-check_grep "--arrival-time garbage: 4.3.5 and why" "^4\.3\.5 --arrival-time last week: " "$T/direct.err"
+check_grep "--arrival-time garbage: 4.3.5 for the sender" "^4\.3\.5 Mail system configuration error$" "$T/direct.err"
+check_grep "--arrival-time garbage: the log says why" "^spot-deliver: error: NOQUEUE: 4\.3\.5 --arrival-time last week: " "$T/direct.err"
 
 # ---- nothing lost, nothing twice; the counters
 "$BIN" -c "$SPOT_CONF" --stats >"$T/stats" 2>&1

@@ -221,7 +221,7 @@ oracle(int mode, int on_timeout, int action, const struct aging *ag, enum rsp r,
 		e->unscanned |= UNSCANNED_RSPAMD;
 	else if (r == R_FAILED && block)                              /* 1 */
 		propose(e, OUTCOME_DEFER, "4.7.0",
-		    "Spam scanner unavailable: connection refused");
+		    "Spam scanner unavailable, try again later");
 	if (r == R_REJECT)                                            /* 2 */
 		propose(e, OUTCOME_REJECT, "5.7.1", "Gtube pattern");
 	if (r == R_REJECT_NO_MESSAGE)
@@ -229,22 +229,21 @@ oracle(int mode, int on_timeout, int action, const struct aging *ag, enum rsp r,
 	if (r == R_SOFT_REJECT)                                       /* 3 */
 		propose(e, OUTCOME_DEFER, "4.7.1", "Ratelimit reached");
 	if (a == A_AUTH)                                              /* 4 */
-		propose(e, OUTCOME_DEFER, "4.7.0", "Phishing analysis refused our "
-		    "API key (HTTP 401); check api_key_file");
+		propose(e, OUTCOME_DEFER, "4.7.0",
+		    "Phishing analysis unavailable, try again later");
 	if ((a == A_FAILED || a == A_PENDING || a == A_TIMEOUT) && block && old)
 		e->unscanned |= UNSCANNED_API;                        /* 5' */
 	else if (a == A_FAILED && block)                              /* 5 */
 		propose(e, OUTCOME_DEFER, "4.7.1",
-		    "Phishing analysis did not finish: HTTP 503");
+		    "Phishing analysis did not finish, try again later");
 	else if ((a == A_PENDING || a == A_TIMEOUT) && block)
 		propose(e, OUTCOME_DEFER, "4.7.1",
-		    "Phishing analysis did not finish: timeout");
+		    "Phishing analysis did not finish, try again later");
 	if (e->phishing && action == PHISH_REJECT)                    /* 6a */
-		propose(e, OUTCOME_REJECT, "5.7.1",
-		    "Message rejected as phishing (SPOT job job-5b1f0c9e)");
+		propose(e, OUTCOME_REJECT, "5.7.1", "Message rejected as phishing");
 	if (e->phishing && action == PHISH_DEFER)                     /* 6b */
 		propose(e, OUTCOME_DEFER, "4.7.1",
-		    "Message deferred as phishing (SPOT job job-5b1f0c9e)");
+		    "Message held as suspected phishing, try again later");
 	if (e->outcome != OUTCOME_DELIVER)
 		e->unscanned = 0;
 }
@@ -352,15 +351,17 @@ test_aging(void)
 	cfg.defer_max_age = 4 * 3600;
 	decide_aged(&cfg, R_FAILED, A_CLEAN, 4 * 3600 - 1, &d);
 	is_int(d.outcome, OUTCOME_DEFER, "rspamd failed, 1 s short of defer_max_age: defer");
-	is_str(d.reason, "Spam scanner unavailable: connection refused",
+	is_str(d.reason, "Spam scanner unavailable, try again later",
 	    "young: the reason of today");
+	is_str(d.detail, "Rspamd unavailable: connection refused",
+	    "young: the detail for the log");
 	decide_aged(&cfg, R_FAILED, A_CLEAN, 4 * 3600 + 720, &d);
 	is_int(d.outcome, OUTCOME_DELIVER, "rspamd failed, aged out: deliver");
 	is_int(d.unscanned, UNSCANNED_RSPAMD, "rspamd failed, aged out: unscanned by Rspamd");
 	is_str(d.code, "", "aged out: no status code");
 	decide_aged(&cfg, R_FAILED, A_PHISH_HIGH, 1000000, &d);
 	is_int(d.outcome, OUTCOME_DEFER, "rspamd failed aged out + phish/defer: still deferred");
-	like(d.reason, "deferred as phishing", "rspamd failed aged out + phish/defer: phishing reason");
+	like(d.reason, "suspected phishing", "rspamd failed aged out + phish/defer: phishing reason");
 	is_int(d.unscanned, 0, "deferred: nothing unscanned delivered");
 	decide_aged(&cfg, R_NO_ACTION, A_AUTH, 1000000, &d);
 	is_int(d.outcome, OUTCOME_DEFER, "API 401 never ages out");
@@ -431,7 +432,8 @@ test_reasons(void)
 	is_str(d.reason, "Ratelimit reached", "reject_message does not touch soft reject");
 	decide_one(&cfg, R_NO_ACTION, A_PHISH_HIGH, &d);
 	is_int(d.outcome, OUTCOME_REJECT, "phishing reject");
-	like(d.reason, "job-5b1f0c9e", "phishing reject: reason names the SPOT job");
+	is_str(d.reason, "Message rejected as phishing", "phishing reject: no job id for the sender");
+	like(d.detail, "job-5b1f0c9e", "phishing reject: the log names the SPOT job");
 	decide_one(&cfg, R_REJECT, A_PHISH_HIGH, &d);
 	is_int(d.outcome, OUTCOME_REJECT, "spam and phishing: reject");
 	is_str(d.code, "5.7.1", "spam and phishing: 5.7.1");
@@ -443,15 +445,19 @@ test_reasons(void)
 	config_with(&cfg, MODE_BLOCKING, ON_TIMEOUT_BLOCK, PHISH_DEFER);
 	decide_one(&cfg, R_FAILED, A_OFF, &d);
 	is_str(d.code, "4.7.0", "rspamd failed + block: 4.7.0");
-	like(d.reason, "connection refused", "rspamd failed: reason has the error");
+	like(d.detail, "connection refused", "rspamd failed: the detail has the error");
+	ok(strstr(d.reason, "refused") == NULL, "rspamd failed: the reason has not");
 	decide_one(&cfg, R_NO_ACTION, A_FAILED, &d);
 	is_str(d.code, "4.7.1", "api failed + block: 4.7.1");
-	like(d.reason, "HTTP 503", "api failed: reason has the error");
+	like(d.detail, "HTTP 503", "api failed: the detail has the error");
+	ok(strstr(d.reason, "HTTP") == NULL, "api failed: the reason has not");
 	decide_one(&cfg, R_NO_ACTION, A_PENDING, &d);
 	is_int(d.outcome, OUTCOME_DEFER, "api pending + block: defer");
 	decide_one(&cfg, R_NO_ACTION, A_AUTH, &d);
 	is_str(d.code, "4.7.0", "api auth: 4.7.0");
-	like(d.reason, "HTTP 401", "api auth: reason has the error");
+	like(d.detail, "HTTP 401", "api auth: the detail has the error");
+	ok(strstr(d.reason, "HTTP") == NULL && strstr(d.reason, "api_key") == NULL,
+	    "api auth: the reason has neither the error nor the key file");
 	decide_one(&cfg, R_REJECT, A_FAILED, &d);
 	is_int(d.outcome, OUTCOME_REJECT, "reject beats a defer proposed after it");
 	is_str(d.code, "5.7.1", "reject beats defer: 5.7.1");
