@@ -21,8 +21,10 @@ verify() {
 	case $c in curl*) grep -q '"verdict"\|"status"' "$out" && return 0
 		echo "bench: $c: no verdict in the API's answer" >&2; return 1 ;; esac
 	n=$(stat -c %s "$msg") got=$(stat -c %s "$out") k=$(cat "$msg.body")
-	[ "$got" -ge "$n" ] && [ "$got" -le $((n + 8192)) ] ||
-		{ echo "bench: $c: $got bytes delivered for $n" >&2; return 1; }
+	if [ "$got" -lt "$n" ] || [ "$got" -gt $((n + 8192)) ]; then
+		echo "bench: $c: $got bytes delivered for $n" >&2
+		return 1
+	fi
 	cmp -s <(tail -c "$k" "$msg") <(tail -c "$k" "$out") ||
 		{ echo "bench: $c: the body changed in $out" >&2; return 1; }
 	case $c in sd-*) ! head -c 16384 "$out" | sed '/^$/q' | grep -q '(forged)$' ||
@@ -44,10 +46,13 @@ want() { # the header lines CASE's delivery must carry (_ stands for a space)
 [ "${1:-}" = verify ] && { shift; verify "$@"; exit; }
 
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+# the commands below are shell strings built from these paths: no word may split or glob
+case $W$BIN in *[!A-Za-z0-9/._+-]*) echo "bench: $W or $BIN has a character the harness does not quote" >&2; exit 1 ;; esac
 for t in hyperfine /usr/bin/time valgrind rspamc rspamd curl openssl python3 xargs; do
 	command -v "$t" >/dev/null || { echo "bench: $t is missing: scripts/install-deps.sh bench" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "bench: $BIN is not built" >&2; exit 1; }
+rm -rf "$W/out" "$W/cg" "$W/tp"
 mkdir -p "$W"/{msg,out,hf,rss,cg,tp,conf}
 chmod 755 "$W" # the private rspamd (user _rspamd) reads under it
 uptime >"$W/load-start"
@@ -80,7 +85,10 @@ EOF
 
 # --- servers: rspamd, the API over http and, behind a private CA, over https (20 ms answers)
 stop() {
-	[ -s "$W/tls.pid" ] && kill "$(cat "$W/tls.pid")" 2>/dev/null
+	local pid
+	pid=$(cat "$W/tls.pid" 2>/dev/null) || true
+	# only the stand-in this harness started: a stale pid file may name another process now
+	grep -q spot-api.py "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
 	"$ROOT/scripts/spot-api-local" stop "$W/api" >/dev/null 2>&1
 	"$ROOT/scripts/rspamd-local" stop "$W/rspamd" >/dev/null 2>&1
 	rm -f "$W/tls.pid"
@@ -185,7 +193,7 @@ for c in cat rspamc sd-rspamd sd-both sd-both-https curl-https; do
 		xargs -P 20 -n 1 sh -c "$(cmd "$c" "$W/msg/5k.eml" "$W/tp/$c/\$1.eml")" sh
 	echo "$t0 $(date +%s.%N)" >"$W/tp/$c.wall"
 	for f in "$W/tp/$c"/*.eml; do "$HERE/bench.sh" verify "$c" "$W/msg/5k.eml" "$f"; done
-	[ "$(ls "$W/tp/$c" | wc -l)" = 200 ] || { echo "bench: $c: not 200 deliveries" >&2; exit 1; }
+	[ "$(find "$W/tp/$c" -name '*.eml' | wc -l)" = 200 ] || { echo "bench: $c: not 200 deliveries" >&2; exit 1; }
 	eval "$CLEAN"
 done
 
