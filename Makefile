@@ -149,13 +149,14 @@ deb:
 	rm -rf $(DEB_TREE)
 	@ls $(DEB_O)/spot-deliver_$(VERSION)_*.deb
 
-# make bench (issue 8): an optimized build in bench/work/build, then bench/bench.py
-# measures it against rspamc and cat with a private rspamd and the stand-in API;
-# writes bench/results.md and bench/results.png. Needs scripts/install-deps.sh bench.
+# make bench: an optimized build in bench/work/build, then bench/bench.sh measures it
+# against rspamc, cat and curl (hyperfine, /usr/bin/time, callgrind, xargs -P) with a
+# private rspamd and the stand-in API over http and https; writes bench/results.md.
+# Needs scripts/install-deps.sh bench.
 BENCH_O = bench/work/build
 
 bench:
 	$(MAKE) O=$(BENCH_O) CFLAGS="-O2 -g" all
-	/usr/bin/python3 bench/bench.py --bin $(BENCH_O)/spot-deliver
+	bench/bench.sh $(BENCH_O)/spot-deliver
 
 .PHONY: bench

@@ -9,13 +9,13 @@ build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson
 runtime="rspamd python3 dovecot-core"
 # make deb, and tests/0310-package.t (which also runs systemd-tmpfiles)
 deb="debhelper dpkg-dev lintian"
-test="$runtime $deb systemd clang valgrind mandoc groff-base openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
+test="$runtime $deb systemd clang valgrind strace curl mandoc groff-base openssl swaks postfix dovecot-imapd dovecot-pop3d dovecot-sieve procmail fetchmail libclang-rt-14-dev"
 case $what in
 build) pkgs="$build" ;;
 demo) pkgs="$build $runtime" ;;
 test) pkgs="$build $test" ;;
 deb) pkgs="$build $deb" ;;
-bench) pkgs="$build rspamd python3 valgrind gnuplot-nox strace fonts-dejavu-core" ;;
+bench) pkgs="$build rspamd python3 valgrind hyperfine time curl openssl" ;;
 *) echo "usage: $0 [build|demo|test|bench|deb]" >&2; exit 64 ;;
 esac
 export DEBIAN_FRONTEND=noninteractive
