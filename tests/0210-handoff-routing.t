@@ -5,7 +5,7 @@
 need_rspamd
 KEY=handoff-key-$$
 start_spot_api "$KEY" "clean"
-plan 36
+plan 37
 
 M=$ROOT/tests/fixtures/mail
 LDA=$ROOT/tests/lda-capture

@@ -5,7 +5,7 @@
 # file it read, -n prints what differs from the defaults and where it was set,
 # --selftest opens the files a delivery opens.
 . "$(dirname "$0")/lib.sh"
-plan 86
+plan 87
 
 # loopback only: nothing listens there, so the old code's deliveries were quick
 port=$(free_port)
@@ -135,8 +135,9 @@ check_cmp "... prints only what differs from the defaults, each after its origin
 check "-n before --check-config" env SPOT_DELIVER_TIMEOUT_MS=2000 "$BIN" -c "$T/n.conf" \
 	-n --on-timeout block -o max_errors=10 --check-config
 check_cmp "... the same" "$out" "$T/n.want"
-check_exit "-n without --check-config: a delivery defers" 75 "$BIN" -c "$T/state.conf" -n -- /bin/cat <"$msg"
-check_grep "... saying -n goes only with --check-config" '^4\.3\.5 .*-n goes only with --check-config' "$out"
+check_exit "-n without --check-config: a delivery defers" 75 "$BIN" -c "$T/state.conf" --log stderr -n -- /bin/cat <"$msg"
+check_grep "... with the generic status line" '^4\.3\.5 Mail system configuration error$' "$out"
+check_grep "... and the log saying -n goes only with --check-config" 'error: .*4\.3\.5 -n goes only with --check-config' "$err"
 check "an -n after the LDA's name is the LDA's" "$BIN" -c "$T/state.conf" -- /bin/cat -n <"$msg"
 check_grep "... (cat -n numbered the lines)" '^ +1	From: a@example.org' "$out"
 check "... and so without -- (options end at the LDA's name)" "$BIN" -c "$T/state.conf" /bin/cat -n <"$msg"

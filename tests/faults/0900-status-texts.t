@@ -15,7 +15,7 @@ printf 'mode = blocking\nbogus_key = 1\n' >"$T/sd-bad.conf"
 printf 'not a program\n' >"$T/noexec"
 chmod 644 "$T/noexec"
 CLOSED=$(closed_url)
-CRED_URL="http://scanuser:scanpass@${CLOSED#http://}/some/path"
+PATH_URL="$CLOSED/some/path"
 cat >"$BAD_FILES/phish.json" <<'JSON'
 {"job_id": "job-secret-4242", "status": "analyzed", "is_phishing": true, "threat_level": "high", "confidence": 0.99}
 JSON
@@ -27,10 +27,10 @@ sed -n 's/^| `\([245]\.[0-9]*\.[0-9]*\)` | \([^|`*][^|]*[^ |]\) *|.*/\1 \2/p' "$
 cases=(
 	"badconf|4.3.5|sd-bad\.conf:2: unknown key|$MSG|--log stderr -c $T/sd-bad.conf -- $LDA $T/x.cap"
 	"nokey|4.3.5|$T/missing-key|$MSG|${SD[*]} --api-url $BAD/good --api-key-file $T/missing-key -- $LDA $T/x.cap"
-	"rspamd|4.7.0|Rspamd unavailable: .*[Cc]onnect|$MSG|${SD[*]} --rspamd-url $CRED_URL --on-timeout block -- $LDA $T/x.cap"
+	"rspamd|4.7.0|Rspamd unavailable: .*[Cc]onnect|$MSG|${SD[*]} --rspamd-url $PATH_URL --on-timeout block -- $LDA $T/x.cap"
 	"api500|4.7.1|SPOT API: no verdict: .*500|$MSG|${SD[*]} --no-rspamd --api-url $BAD/s500/some/path --api-key-file $T/key --on-timeout block -- $LDA $T/x.cap"
 	"noexec|4.3.0|cannot execute $T/noexec: Permission denied|$MSG|${SD[*]} --no-rspamd -- $T/noexec"
-	"nospool|4.3.0|$T/no-such-dir: No such file|$MSG|${SD[*]} --no-rspamd -o spool_threshold=64K -o spool_dir=$T/no-such-dir -- $LDA $T/x.cap"
+	"nospool|4.3.5|spool_dir $T/no-such-dir: No such file|$MSG|${SD[*]} --no-rspamd -o spool_threshold=64K -o spool_dir=$T/no-such-dir -- $LDA $T/x.cap"
 	"handoff|4.4.1|hand-off to the API failed: .*500|$MSG|${SD[*]} --no-rspamd --api-url $BAD/s500/some/path --api-key-file $T/key --handoff"
 	"phish|5.7.1|job-secret-4242|$MSG|${SD[*]} --no-rspamd --api-url $BAD/file/phish.json --api-key-file $T/key --phishing-action reject -- $LDA $T/x.cap"
 	"phishdefer|4.7.1|job-secret-4242|$MSG|${SD[*]} --no-rspamd --api-url $BAD/file/phish.json --api-key-file $T/key --phishing-action defer -- $LDA $T/x.cap"
@@ -72,7 +72,7 @@ for c in "${cases[@]}"; do
 	bad=
 	[ "$(wc -l <"$T/$name.status") ${line%% *}" = "1 $code" ] || bad="not one line with $code"
 	case $line in
-	*/* | *://* | *sd-bad* | *.conf* | *"$USERNAME"* | *scanuser* | *scanpass* | *key* | *job-*)
+	*/* | *://* | *sd-bad* | *.conf* | *"$USERNAME"* | *key* | *job-*)
 		bad="${bad:+$bad, }internal" ;;
 	*[Cc]ouldn* | *"No such"* | *[Pp]ermission* | *"too large"* | *"HTTP "* | *[Rr]efused* | *[Tt]imed*)
 		bad="${bad:+$bad, }library" ;;
