@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,9 @@ struct state_header {
 
 /* A slot being filled by its claimer. */
 #define BUSY UINT64_MAX
+/* A slot whose key was forgotten: free for the next claim, but not the end
+ * of a probe sequence (the keys after it must still be found). */
+#define TOMB (UINT64_MAX - 1)
 /* How often a reader looks again at a slot being filled before it goes on. */
 #define BUSY_TRIES 1000
 
@@ -373,6 +378,40 @@ out:
 	return rc;
 }
 
+/* A map is shared with every process of the user, and one of them may
+ * shorten its file: a word past the new end is then a SIGBUS, which here
+ * ends the guarded work instead of the process. */
+static sigjmp_buf *volatile guard_jmp;
+
+static void
+on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(*guard_jmp, 1);
+}
+
+int
+state_guard(void (*fn)(void *), void *arg)
+{
+	struct sigaction sa, old;
+	sigjmp_buf jb;
+	int rc = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_bus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(jb, 1) == 0) {
+		guard_jmp = &jb;
+		fn(arg);
+	} else {
+		rc = -1;
+	}
+	sigaction(SIGBUS, &old, NULL);
+	guard_jmp = NULL;
+	return rc;
+}
+
 uint64_t
 state_get(const uint64_t *p)
 {
@@ -415,11 +454,12 @@ state_table_init(struct state_table *t, uint64_t *w, size_t nslots,
 	t->probe = probe < nslots ? probe : nslots;
 }
 
-/* The first key word as stored: 0 means empty and BUSY being filled. */
+/* The first key word as stored: 0 means empty, BUSY being filled and
+ * TOMB forgotten. */
 static uint64_t
 key0(const uint64_t key[2])
 {
-	return key[0] == 0 || key[0] == BUSY ? 1 : key[0];
+	return key[0] == 0 || key[0] == BUSY || key[0] == TOMB ? 1 : key[0];
 }
 
 static uint64_t *
@@ -488,8 +528,8 @@ state_table_claim(const struct state_table *t, const uint64_t key[2],
 				return publish(t, s, key, init, arg);
 			continue; /* taken just now: look at it again */
 		}
-		if (k != BUSY && reuse == NULL && expired != NULL &&
-		    expired(s + STATE_KEY_WORDS, arg)) {
+		if (k != BUSY && reuse == NULL && (k == TOMB || (expired != NULL &&
+		    expired(s + STATE_KEY_WORDS, arg)))) {
 			reuse = s;
 			reuse_k = k;
 		}
@@ -500,6 +540,24 @@ state_table_claim(const struct state_table *t, const uint64_t key[2],
 	return NULL;
 }
 
+size_t
+state_table_forget(const struct state_table *t, const uint64_t key[2])
+{
+	uint64_t *s, k;
+	size_t i, n = 0;
+
+	for (i = 0; i < t->probe; i++) {
+		s = slot_at(t, key, i);
+		if ((k = ready_key(s)) == 0)
+			break;
+		/* every slot of the key: two claims may have given it two */
+		if (k == key0(key) && state_get(&s[1]) == key[1] &&
+		    state_cas(&s[0], k, TOMB))
+			n++;
+	}
+	return n;
+}
+
 const uint64_t *
 state_table_slot(const struct state_table *t, size_t i, const uint64_t **values)
 {
@@ -507,7 +565,7 @@ state_table_slot(const struct state_table *t, size_t i, const uint64_t **values)
 	uint64_t k = state_get(s);
 
 	*values = s + STATE_KEY_WORDS;
-	return k == 0 || k == BUSY ? NULL : s;
+	return k == 0 || k == BUSY || k == TOMB ? NULL : s;
 }
 
 static uint64_t

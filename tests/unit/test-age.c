@@ -112,7 +112,7 @@ test_store(void)
 	cfg.state_dir = xstrdup(dir);
 	memset(id, 0xab, sizeof(id));
 	memset(other, 0x01, sizeof(other));
-	snprintf(path, sizeof(path), "%s/deferrals.db", dir);
+	snprintf(path, sizeof(path), "%s/deferrals2.db", dir);
 
 	is_int(age_first_deferral(&cfg, id, NOW, 0), NOW, "--check, nothing known: now");
 	ok(access(path, F_OK) != 0, "--check writes nothing");
@@ -208,7 +208,7 @@ test_age_of(void)
 
 	hdr_block_free(&hb);
 	config_free(&cfg);
-	snprintf(path, sizeof(path), "%s/deferrals.db", dir);
+	snprintf(path, sizeof(path), "%s/deferrals2.db", dir);
 	unlink(path);
 	rmdir(dir);
 }
