@@ -130,6 +130,18 @@ upstreams_init(const struct config *cfg, struct upstreams *u)
 		u->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
 }
 
+/* Dead-host memory whose file was shortened is dropped before it is
+ * read again: the requests go on without it. */
+static void
+memory_check(const struct config *cfg, struct upstreams *u)
+{
+	if (state_map_intact(&u->memory.map) == 0)
+		return;
+	log_warn("state_dir %s: upstreams.db was shortened during this "
+	    "delivery: no dead-host memory", cfg->state_dir);
+	upstream_memory_close(&u->memory);
+}
+
 /* What a delivery leaves in state_dir once decided. */
 struct record {
 	const struct config *cfg;
@@ -339,6 +351,7 @@ run(const struct run_opts *o, struct run_result *res)
 		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, ident.id);
 	}
 	upstreams_init(cfg, &u);
+	memory_check(cfg, &u);
 	scan_message(o, &m, idem, &u, &sr);
 	/* --check looks the age up but does not start the clock */
 	if (decide_needs_age(cfg, &sr)) {
@@ -349,6 +362,7 @@ run(const struct run_opts *o, struct run_result *res)
 	}
 	decide(cfg, &sr, age.seconds, &d);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
+		memory_check(cfg, &u);
 		p = scan_params_of(o, &m, idem, &u, 0, 1);
 		hand_off(&p, res);
 	}

@@ -412,6 +412,21 @@ state_guard(void (*fn)(void *), void *arg)
 	return rc;
 }
 
+static void
+touch_end(void *arg)
+{
+	const struct state_map *m = arg;
+
+	(void)state_get(&m->w[m->nwords - 1]);
+}
+
+int
+state_map_intact(const struct state_map *m)
+{
+	return m->w == NULL || m->nwords == 0 ? 0 :
+	    state_guard(touch_end, (void *)m);
+}
+
 uint64_t
 state_get(const uint64_t *p)
 {

@@ -53,6 +53,10 @@ int state_file_read(const char *dir, const char *name, const char magic[8],
  * resource but maps across its map accesses. */
 int state_guard(void (*fn)(void *), void *arg);
 
+/* Whether m's file still covers the whole map: 0, or -1 when it was
+ * shortened (a word of the last page would be a SIGBUS). */
+int state_map_intact(const struct state_map *m);
+
 /* Atomic words; additions saturate at UINT64_MAX. */
 uint64_t state_get(const uint64_t *p);
 void state_set(uint64_t *p, uint64_t v);
