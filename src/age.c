@@ -68,21 +68,14 @@ first_recorded(int dirfd, const uint64_t key[STATE_KEY_WORDS], int64_t now)
 static int64_t
 first_looked_up(const char *dir, const uint64_t key[STATE_KEY_WORDS], int64_t now)
 {
+	uint64_t v[STATE_FIRST_SEEN_WORDS - STATE_KEY_WORDS];
 	struct state_table t;
-	const uint64_t *v;
-	uint64_t *w = xcalloc(STORE_WORDS, sizeof(*w));
 	char why[256];
-	int64_t first = now;
 
-	if (state_file_read(dir, STORE_NAME, MAGIC, w, STORE_WORDS, why,
-	    sizeof(why)) == 1) {
-		state_table_init(&t, w, STORE_SLOTS, STATE_FIRST_SEEN_WORDS,
-		    STORE_PROBE);
-		if ((v = state_table_find(&t, key)) != NULL)
-			first = believed(v[0], now);
-	}
-	free(w);
-	return first;
+	state_table_init(&t, NULL, STORE_SLOTS, STATE_FIRST_SEEN_WORDS, STORE_PROBE);
+	if (state_file_find(dir, STORE_NAME, MAGIC, &t, key, v, why, sizeof(why)) != 1)
+		return now;
+	return believed(v[0], now);
 }
 
 int64_t

@@ -310,14 +310,52 @@ state_map_close(struct state_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* Opens dir/name for reading, a regular file of size bytes, without
+ * trusting its owner: 1 with *fd, 0 when the directory or the file does
+ * not exist, or -1 and why. */
 static int
-read_exact(int fd, void *p, size_t n)
+open_read(const char *dir, const char *name, size_t size, int *fd, char *why,
+    size_t n)
+{
+	char what[200];
+	int d, rc;
+
+	*fd = -1;
+	if (dir == NULL || *dir == '\0') {
+		snprintf(why, n, "state_dir is empty");
+		return -1;
+	}
+	if ((d = open_dir(dir)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		dir_error(what, sizeof(what), errno);
+		snprintf(why, n, "%s: %s", dir, what);
+		return rc;
+	}
+	if ((*fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		open_error(what, sizeof(what), name, errno);
+		snprintf(why, n, "%s/%s", dir, what);
+		close(d);
+		return rc;
+	}
+	close(d);
+	if (check_file(*fd, size, 0, what, sizeof(what)) != 0) {
+		snprintf(why, n, "%s/%s: %s", dir, name, what);
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 1;
+}
+
+static int
+read_at(int fd, void *p, size_t n, off_t off)
 {
 	ssize_t r;
 	size_t got = 0;
 
 	while (got < n) {
-		if ((r = pread(fd, (char *)p + got, n - got, (off_t)got)) < 0) {
+		if ((r = pread(fd, (char *)p + got, n - got, off + (off_t)got)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -336,33 +374,15 @@ state_file_read(const char *dir, const char *name, const char magic[8],
     uint64_t *w, size_t nwords, char *why, size_t n)
 {
 	size_t size = size_of(nwords);
-	char what[200];
 	void *img = NULL;
-	int d, fd = -1, rc = -1;
+	int fd, rc;
 
 	memset(w, 0, nwords * sizeof(*w));
-	if (dir == NULL || *dir == '\0') {
-		snprintf(why, n, "state_dir is empty");
-		return -1;
-	}
-	if ((d = open_dir(dir)) < 0) {
-		rc = errno == ENOENT ? 0 : -1;
-		dir_error(what, sizeof(what), errno);
-		snprintf(why, n, "%s: %s", dir, what);
+	if ((rc = open_read(dir, name, size, &fd, why, n)) != 1)
 		return rc;
-	}
-	if ((fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		rc = errno == ENOENT ? 0 : -1;
-		open_error(what, sizeof(what), name, errno);
-		snprintf(why, n, "%s/%s", dir, what);
-		goto out;
-	}
-	if (check_file(fd, size, 0, what, sizeof(what)) != 0) {
-		snprintf(why, n, "%s/%s: %s", dir, name, what);
-		goto out;
-	}
+	rc = -1;
 	img = xmalloc(size);
-	if (read_exact(fd, img, size) != 0)
+	if (read_at(fd, img, size, 0) != 0)
 		snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
 	else if (check_header(img, magic, nwords) != 0)
 		snprintf(why, n, "%s/%s: not a state file of this version", dir, name);
@@ -370,11 +390,8 @@ state_file_read(const char *dir, const char *name, const char magic[8],
 		memcpy(w, (char *)img + sizeof(struct state_header), nwords * sizeof(*w));
 		rc = 1;
 	}
-out:
 	free(img);
-	if (fd >= 0)
-		close(fd);
-	close(d);
+	close(fd);
 	return rc;
 }
 
@@ -581,6 +598,50 @@ state_table_slot(const struct state_table *t, size_t i, const uint64_t **values)
 
 	*values = s + STATE_KEY_WORDS;
 	return k == 0 || k == BUSY || k == TOMB ? NULL : s;
+}
+
+int
+state_file_find(const char *dir, const char *name, const char magic[8],
+    const struct state_table *t, const uint64_t key[2], uint64_t *values,
+    char *why, size_t n)
+{
+	size_t nwords = t->nslots * t->words, i, idx;
+	struct state_header h;
+	uint64_t s[64];
+	int fd, rc;
+
+	if (t->words > ARRAY_LEN(s) || t->words <= STATE_KEY_WORDS) {
+		snprintf(why, n, "slots of %zu words", t->words);
+		return -1;
+	}
+	if ((rc = open_read(dir, name, size_of(nwords), &fd, why, n)) != 1)
+		return rc;
+	rc = -1;
+	if (read_at(fd, &h, sizeof(h), 0) != 0) {
+		snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
+		goto out;
+	}
+	if (check_header(&h, magic, nwords) != 0) {
+		snprintf(why, n, "%s/%s: not a state file of this version", dir, name);
+		goto out;
+	}
+	for (i = 0, rc = 0; i < t->probe && rc == 0; i++) {
+		idx = (key0(key) + i) % t->nslots;
+		if (read_at(fd, s, t->words * sizeof(*s), (off_t)(sizeof(h) +
+		    idx * t->words * sizeof(*s))) != 0) {
+			snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
+			rc = -1;
+		} else if (s[0] == 0) {
+			break;
+		} else if (s[0] == key0(key) && s[1] == key[1]) {
+			memcpy(values, s + STATE_KEY_WORDS, (t->words - STATE_KEY_WORDS) *
+			    sizeof(*s));
+			rc = 1;
+		}
+	}
+out:
+	close(fd);
+	return rc;
 }
 
 static uint64_t

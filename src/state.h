@@ -93,6 +93,14 @@ size_t state_table_forget(const struct state_table *t, const uint64_t key[2]);
 /* Slot i's key (NULL when unused or not ready) and values. */
 const uint64_t *state_table_slot(const struct state_table *t, size_t i,
     const uint64_t **values);
+/* Looks key up in dir/name, a file that holds one table laid out as t says
+ * (t->slot unused), reading only the slots probed, without changing
+ * anything and without trusting its owner (for --check): 1 and the value
+ * words copied to values, 0 when it is absent (or the file, or the
+ * directory), or -1 and why. */
+int state_file_find(const char *dir, const char *name, const char magic[8],
+    const struct state_table *t, const uint64_t key[2], uint64_t *values,
+    char *why, size_t n);
 /* A 128-bit digest of bytes (FNV-1a, twice): for keys, not for secrets. */
 void state_digest(const void *p, size_t n, uint64_t key[2]);
 

@@ -323,6 +323,39 @@ test_first_seen_forget(void)
 	is_int(state_first_seen(&t, key, now + 30, 86400), now, "first seen: the others kept theirs");
 }
 
+/* --check's lookup reads the probed slots of the file, nothing else. */
+static void
+test_file_find(int d)
+{
+	struct state_table t, ft;
+	struct state_map m;
+	uint64_t a[2], b[2], c[2], v[1], *va;
+	char why[256];
+
+	ok(state_map_open(&m, d, "find.db", MAGIC, 4 * 3, why, sizeof(why)) == 0, "find: a table file");
+	state_table_init(&t, m.w, 4, 3, 4);
+	state_table_init(&ft, NULL, 4, 3, 4);
+	key_home0(a, 1);
+	key_home0(b, 2);
+	key_home0(c, 3);
+	va = state_table_claim(&t, a, NULL, NULL, NULL);
+	state_set(va, 1234);
+	state_set(state_table_claim(&t, b, NULL, NULL, NULL), 5678);
+	state_table_forget(&t, a);
+	state_map_close(&m);
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, b, v, why, sizeof(why)), 1,
+	    "find: a key behind a forgotten one");
+	is_int((long long)v[0], 5678, "find: ... its value");
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, a, v, why, sizeof(why)), 0, "find: forgotten: absent");
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, c, v, why, sizeof(why)), 0, "find: never there: absent");
+	is_int(state_file_find(dir, "none.db", MAGIC, &ft, b, v, why, sizeof(why)), 0, "find: no file: absent");
+	is_int(state_file_find(dir, "find.db", "OTHERMAG", &ft, b, v, why, sizeof(why)), -1,
+	    "find: another magic: refused");
+	state_table_init(&ft, NULL, 8, 3, 4);
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, b, v, why, sizeof(why)), -1,
+	    "find: another size: refused");
+}
+
 static const uint64_t *guard_word;
 static uint64_t guard_seen;
 
@@ -419,6 +452,7 @@ main(void)
 	test_forget();
 	test_first_seen_forget();
 	test_guard(d);
+	test_file_find(d);
 	test_cost(d);
 	close(d);
 	return done_testing();
