@@ -43,20 +43,41 @@ believed(uint64_t first, int64_t now)
 	    (int64_t)first < now - STORE_KEEP ? now : (int64_t)first;
 }
 
+struct lookup {
+	const struct state_table *t;
+	const uint64_t *key;
+	int64_t now;
+	int64_t first;
+};
+
+static void
+first_seen(void *arg)
+{
+	struct lookup *l = arg;
+
+	l->first = state_first_seen(l->t, l->key, l->now, STORE_KEEP);
+}
+
 static int64_t
 first_recorded(int dirfd, const uint64_t key[STATE_KEY_WORDS], int64_t now)
 {
 	struct state_table t;
 	struct state_map m;
+	struct lookup l = { &t, key, now, 0 };
 	char why[256];
 	int64_t first;
+	int shortened;
 
 	if (state_map_open(&m, dirfd, STORE_NAME, MAGIC, STORE_WORDS, why,
 	    sizeof(why)) != 0)
 		return now;
 	state_table_init(&t, m.w, STORE_SLOTS, STATE_FIRST_SEEN_WORDS, STORE_PROBE);
-	first = state_first_seen(&t, key, now, STORE_KEEP);
+	/* shortened under the map: no memory, as for a file never made */
+	shortened = state_guard(first_seen, &l) != 0;
+	first = l.first;
 	state_map_close(&m);
+	if (shortened)
+		return now;
 	if (first == 0)
 		log_warn("state_dir: %s is full (%d deliveries waiting): this "
 		    "delivery's first deferral is not remembered, its "

@@ -290,18 +290,21 @@ deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
 	log_error("%s", res->status);
 }
 
-/* A delivery that may have been deferred before frees its slot in the
- * first-deferral memory: the digest of the message is taken for that only
- * when the memory exists. A failure costs the slot, not the delivery. */
+/* A delivery that may have been deferred before (it was scanned, with
+ * defer_max_age on) frees its slot in the first-deferral memory: the
+ * digest of the message is taken for that only when the memory exists. A
+ * failure costs the slot, not the delivery. */
 static const unsigned char *
 delivered_id(const struct run_opts *o, const struct msg *m,
-    const struct hdr_block *hb, const struct decision *d,
-    const struct run_result *res, struct identity *ident)
+    const struct hdr_block *hb, const struct scan_result *sr,
+    const struct decision *d, const struct run_result *res,
+    struct identity *ident)
 {
 	char err[256];
 
 	if (o->check || d->outcome != OUTCOME_DELIVER ||
-	    (o->cfg->handoff && res->kind != RUN_DELIVERED))
+	    (o->cfg->handoff && res->kind != RUN_DELIVERED) ||
+	    o->cfg->defer_max_age == 0 || sr->skip_note[0] != '\0')
 		return NULL;
 	if (!ident->known) {
 		if (!age_store_exists(o->cfg) ||
@@ -390,7 +393,7 @@ run(const struct run_opts *o, struct run_result *res)
 	}
 	/* before an exec: nothing is written after it */
 	record(&(struct record){ cfg, &u, o->check ? NULL : &sr, &d,
-	    rep.elapsed_ms, delivered_id(o, &m, &hb, &d, res, &ident) });
+	    rep.elapsed_ms, delivered_id(o, &m, &hb, &sr, &d, res, &ident) });
 	upstreams_free(&u);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && !cfg->handoff)
 		deliver(o, &m, &rw, &d, res);
