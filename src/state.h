@@ -49,8 +49,9 @@ int state_file_read(const char *dir, const char *name, const char magic[8],
     uint64_t *w, size_t nwords, char *why, size_t n);
 
 /* Runs fn(arg), which may touch maps: 0, or -1 when a map's file was
- * shortened under it (SIGBUS) and fn was cut short there. fn must hold no
- * resource but maps across its map accesses. */
+ * shortened under it (SIGBUS) and fn was cut short there. What fn holds at
+ * that moment (a map, a descriptor) is left to the end of the process; fn
+ * must not take locks or call state_guard() itself. */
 int state_guard(void (*fn)(void *), void *arg);
 
 /* Whether m's file still covers the whole map: 0, or -1 when it was
