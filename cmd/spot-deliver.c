@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,7 @@ struct cli {
 	int selftest;
 	int filter_mode;    /* stdout carries the message: status lines go to stderr */
 	int stdout_closed;  /* at start: filter mode would deliver into /dev/null */
+	int slip;           /* c->error is a slip in a delivery's argv: 75 */
 	char error[CONFIG_ERR_SIZE];
 };
 
@@ -223,17 +225,69 @@ arrival_time(struct cli *c, const char *arg)
 		    "seconds since the epoch nor an RFC 5322 date", arg);
 }
 
-/* Returns -1 to exit 0 at once (--help, --version); errors go to c->error,
- * so that --check-config anywhere on the line still decides the exit code. */
+/* A careless master.cf must not exit 0 without a delivery: these slips
+ * defer (75) whatever else is on the line. */
+static void
+slip(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+slip(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->slip)
+		return;
+	c->slip = 1;
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+}
+
+/* "--" that getopt took as the end of the options, not an option's
+ * argument ("-f --"). */
+static int
+ends_options(char **argv, int ind, const char *last_arg)
+{
+	return ind > 1 && strcmp(argv[ind - 1], "--") == 0 &&
+	    argv[ind - 1] != last_arg;
+}
+
+static void
+check_slips(struct cli *c, int argc, char **argv, int info, int info_opt,
+    const char *last_arg)
+{
+	int envelope = c->env.sender != NULL || c->env.nrcpt > 0 ||
+	    c->env.queue_id != NULL || c->env.client_address != NULL ||
+	    c->env.helo != NULL || c->env.client_hostname != NULL ||
+	    c->env.user != NULL || c->env.arrival_time != 0;
+
+	if (info && argc > 2)
+		slip(c, "%s goes alone: with other arguments it is a slip%s",
+		    argv[info], info_opt == 'h' ? " (the HELO name is --helo NAME)" : "");
+	else if (optind == argc && ends_options(argv, optind, last_arg))
+		slip(c, "\"--\" but no delivery agent after it");
+	else if (c->check && c->lda != NULL)
+		slip(c, "--check delivers nothing, but the delivery agent \"%s\" "
+		    "was given", c->lda[0]);
+	else if ((c->check_config || c->stats || c->selftest) && envelope)
+		slip(c, "--check-config, --stats and --selftest deliver nothing "
+		    "and take no envelope (-f, -r, --queue-id, ...)");
+}
+
+/* Returns -1 to exit 0 at once (--help, --version alone); errors go to
+ * c->error, so that --check-config anywhere on the line still decides the
+ * exit code, unless they are slips. */
 static int
 parse_args(struct cli *c, int argc, char **argv)
 {
-	int opt;
+	const char *last_arg = NULL;
+	int opt, info = 0, info_opt = 0;
 
 	c->config_file = CONFIG_DEFAULT_FILE;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+c:o:f:r:nVh", long_options,
 	    NULL)) != -1) {
+		last_arg = optarg;
 		if (key_option(c, opt, optarg))
 			continue;
 		switch (opt) {
@@ -258,11 +312,12 @@ parse_args(struct cli *c, int argc, char **argv)
 			    "in api_key_file (mode 600) or SPOT_API_KEY");
 			break;
 		case 'V':
-			printf("spot-deliver %s\n", VERSION);
-			return -1;
 		case 'h':
-			usage(stdout);
-			return -1;
+			if (info == 0) {
+				info = optind - 1;
+				info_opt = opt;
+			}
+			break;
 		default:
 			if (c->error[0] == '\0')
 				snprintf(c->error, sizeof(c->error), "%s %s; see "
@@ -274,6 +329,14 @@ parse_args(struct cli *c, int argc, char **argv)
 	}
 	if (optind < argc)
 		c->lda = argv + optind;
+	check_slips(c, argc, argv, info, info_opt, last_arg);
+	if (!c->slip && info != 0) {
+		if (info_opt == 'h')
+			usage(stdout);
+		else
+			printf("spot-deliver %s\n", VERSION);
+		return -1;
+	}
 	if (c->changed_only && !c->check_config && c->error[0] == '\0')
 		snprintf(c->error, sizeof(c->error), "-n goes only with "
 		    "--check-config (an option of the LDA goes after its name, "
@@ -362,6 +425,8 @@ set_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* a state file shortened under its map, outside the guarded writes */
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 /* The line the MTA reads: stdout for Postfix's pipe(8) (LDA and hand-off
@@ -502,7 +567,7 @@ main(int argc, char **argv)
 			log_setting(&c, &cfg);
 		config_scrub_env(environ);
 		c.filter_mode = c.lda == NULL && !cfg.handoff;
-		tool = c.check_config || c.stats || c.selftest;
+		tool = (c.check_config || c.stats || c.selftest) && !c.slip;
 		log_open(tool ? LOG_SINK_STDERR : cfg.log);
 		if (!tool)
 			log_set_queue_id(c.env.queue_id);

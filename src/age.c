@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,18 +10,23 @@
 
 #include <gmime/gmime.h>
 
+#include "log.h"
 #include "state.h"
 #include "util.h"
 
-#define STORE_NAME "deferrals.db"
+#define STORE_NAME "deferrals2.db"
 /* Longer than the largest defer_max_age, so a bound is never forgotten
  * before it is reached. */
 #define STORE_KEEP ((int64_t)CONFIG_MAX_DURATION + 86400)
 #define RECEIVED_MAX 4096
 
-/* The slots of deferrals.db: a 128-bit key and the first deferral. */
+/* The slots of deferrals2.db: a 128-bit key and the first deferral. A
+ * slot is freed when its delivery is delivered, so the table holds the
+ * deliveries waiting now: 65536 of them in 1.5 MiB (a delivery maps it, it
+ * touches only the pages it probes). The 4096-slot deferrals.db of
+ * earlier versions is not read: its slots were never freed. */
 static const char MAGIC[8] = "SPOTDEFR";
-#define STORE_SLOTS 4096
+#define STORE_SLOTS 65536
 #define STORE_PROBE 32
 #define STORE_WORDS (STORE_SLOTS * STATE_FIRST_SEEN_WORDS)
 
@@ -37,41 +43,60 @@ believed(uint64_t first, int64_t now)
 	    (int64_t)first < now - STORE_KEEP ? now : (int64_t)first;
 }
 
+struct lookup {
+	const struct state_table *t;
+	const uint64_t *key;
+	int64_t now;
+	int64_t first;
+};
+
+static void
+first_seen(void *arg)
+{
+	struct lookup *l = arg;
+
+	l->first = state_first_seen(l->t, l->key, l->now, STORE_KEEP);
+}
+
 static int64_t
 first_recorded(int dirfd, const uint64_t key[STATE_KEY_WORDS], int64_t now)
 {
 	struct state_table t;
 	struct state_map m;
+	struct lookup l = { &t, key, now, 0 };
 	char why[256];
 	int64_t first;
+	int shortened;
 
 	if (state_map_open(&m, dirfd, STORE_NAME, MAGIC, STORE_WORDS, why,
 	    sizeof(why)) != 0)
 		return now;
 	state_table_init(&t, m.w, STORE_SLOTS, STATE_FIRST_SEEN_WORDS, STORE_PROBE);
-	first = state_first_seen(&t, key, now, STORE_KEEP);
+	/* shortened under the map: no memory, as for a file never made */
+	shortened = state_guard(first_seen, &l) != 0;
+	first = l.first;
 	state_map_close(&m);
+	if (shortened)
+		return now;
+	if (first == 0)
+		log_warn("state_dir: %s is full (%d deliveries waiting): this "
+		    "delivery's first deferral is not remembered, its "
+		    "defer_max_age counts only from Postfix's arrival time",
+		    STORE_NAME, STORE_SLOTS);
 	return believed((uint64_t)first, now);
 }
 
 static int64_t
 first_looked_up(const char *dir, const uint64_t key[STATE_KEY_WORDS], int64_t now)
 {
+	uint64_t v[STATE_FIRST_SEEN_WORDS - STATE_KEY_WORDS];
 	struct state_table t;
-	const uint64_t *v;
-	uint64_t *w = xcalloc(STORE_WORDS, sizeof(*w));
 	char why[256];
-	int64_t first = now;
 
-	if (state_file_read(dir, STORE_NAME, MAGIC, w, STORE_WORDS, why,
-	    sizeof(why)) == 1) {
-		state_table_init(&t, w, STORE_SLOTS, STATE_FIRST_SEEN_WORDS,
-		    STORE_PROBE);
-		if ((v = state_table_find(&t, key)) != NULL)
-			first = believed(v[0], now);
-	}
-	free(w);
-	return first;
+	state_table_init(&t, NULL, STORE_SLOTS, STATE_FIRST_SEEN_WORDS, STORE_PROBE);
+	if (state_file_find(dir, STORE_NAME, MAGIC, &t, key, v, why, sizeof(why)) != 1)
+		return now;
+	return believed(v[0], now);
 }
 
 int64_t
@@ -91,6 +116,44 @@ age_first_deferral(const struct config *cfg, const unsigned char id[DELIVERY_ID_
 	first = first_recorded(dirfd, key, now);
 	close(dirfd);
 	return first;
+}
+
+int
+age_forget(const struct config *cfg, const unsigned char id[DELIVERY_ID_LEN])
+{
+	uint64_t key[STATE_KEY_WORDS];
+	struct state_table t;
+	struct state_map m;
+	char why[256];
+	int dirfd, n = 0;
+
+	if (state_dir_open(cfg->state_dir, &dirfd, why, sizeof(why)) != STATE_DIR_OK)
+		return 0;
+	/* no file: nothing to forget, and nothing to create */
+	if (faccessat(dirfd, STORE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    state_map_open(&m, dirfd, STORE_NAME, MAGIC, STORE_WORDS, why,
+	    sizeof(why)) == 0) {
+		key_of(id, key);
+		state_table_init(&t, m.w, STORE_SLOTS, STATE_FIRST_SEEN_WORDS,
+		    STORE_PROBE);
+		n = (int)state_table_forget(&t, key);
+		state_map_close(&m);
+	}
+	close(dirfd);
+	return n;
+}
+
+int
+age_store_exists(const struct config *cfg)
+{
+	char why[256];
+	int dirfd, rc;
+
+	if (state_dir_open(cfg->state_dir, &dirfd, why, sizeof(why)) != STATE_DIR_OK)
+		return 0;
+	rc = faccessat(dirfd, STORE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	close(dirfd);
+	return rc;
 }
 
 int
@@ -126,18 +189,52 @@ age_parse_time(const char *s, int64_t *out)
 	return *out > 0 ? 0 : -1;
 }
 
-/* "id QUEUE_ID" as a word of its own. */
+/* What Postfix writes just before its queue id: "(Postfix) with PROTO"
+ * (smtpd, qmqpd) or "(Postfix, from userid N)" (pickup). seg is the text
+ * from the last '(' before " id " up to it. */
+static int
+postfix_words(const char *seg, size_t len)
+{
+	static const char with[] = "(Postfix) with ", pickup[] = "(Postfix, from userid ";
+	size_t i;
+
+	if (len > sizeof(with) - 1 && strncmp(seg, with, sizeof(with) - 1) == 0) {
+		for (i = sizeof(with) - 1; i < len; i++)
+			if (!isalnum((unsigned char)seg[i]))
+				return 0;
+		return 1;
+	}
+	if (len > sizeof(pickup) && strncmp(seg, pickup, sizeof(pickup) - 1) == 0 &&
+	    seg[len - 1] == ')') {
+		for (i = sizeof(pickup) - 1; i < len - 1; i++)
+			if (!isdigit((unsigned char)seg[i]))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* Postfix's " id QUEUE_ID" (whitespace collapsed): once, right after
+ * Postfix's own words, before ";" or " for ". A second one is somebody
+ * else's text (a HELO name may hold spaces): no answer then. */
 static int
 has_queue_id(const char *text, const char *qid)
 {
 	size_t n = strlen(qid);
-	const char *p;
+	const char *p, *at = NULL, *open;
+	int count = 0;
 
 	for (p = text; (p = strstr(p, " id ")) != NULL; p += 4)
 		if (strncmp(p + 4, qid, n) == 0 &&
-		    (p[4 + n] == ' ' || p[4 + n] == ';' || p[4 + n] == '\0'))
-			return 1;
-	return 0;
+		    (p[4 + n] == ' ' || p[4 + n] == ';' || p[4 + n] == '\0')) {
+			at = p;
+			count++;
+		}
+	if (count != 1 || (at[4 + n] != ';' && strncmp(at + 4 + n, " for ", 5) != 0))
+		return 0;
+	for (open = at; open > text && open[-1] != '('; open--)
+		;
+	return open > text && postfix_words(open - 1, (size_t)(at - open + 1));
 }
 
 static int
@@ -151,6 +248,23 @@ plain_queue_id(const char *qid)
 		if (!isalnum((unsigned char)qid[i]))
 			return 0;
 	return 1;
+}
+
+/* One space for every run of folding white space; a NUL ends it. */
+static void
+unfold(char *dst, const char *src, size_t len)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < len; i++) {
+		if (src[i] == '\r' || src[i] == '\n' || src[i] == '\t' || src[i] == ' ') {
+			if (k == 0 || dst[k - 1] != ' ')
+				dst[k++] = ' ';
+		} else {
+			dst[k++] = src[i];
+		}
+	}
+	dst[k] = '\0';
 }
 
 int64_t
@@ -169,14 +283,8 @@ age_received_time(const char *head, const struct hdr_block *hb,
 			h = &hb->v[i];
 	if (h == NULL || h->len > RECEIVED_MAX)
 		return 0;
-	memcpy(text, head + h->off, h->len);
-	text[h->len] = '\0';
-	/* unfolded; a NUL ends it */
-	for (i = 0; i < h->len; i++)
-		if (text[i] == '\r' || text[i] == '\n' || text[i] == '\t')
-			text[i] = ' ';
-	if ((strstr(text, "(Postfix)") == NULL && strstr(text, "(Postfix, ") == NULL) ||
-	    !has_queue_id(text, queue_id) || (semi = strrchr(text, ';')) == NULL)
+	unfold(text, head + h->off, h->len);
+	if (!has_queue_id(text, queue_id) || (semi = strrchr(text, ';')) == NULL)
 		return 0;
 	return age_parse_time(semi + 1, &t) == 0 ? t : 0;
 }

@@ -30,15 +30,22 @@ struct age {
 int64_t age_first_deferral(const struct config *cfg,
     const unsigned char id[DELIVERY_ID_LEN], int64_t now, int record);
 
-/* Opens deferrals.db in dirfd (from state_dir_open()) as a delivery
+/* Forgets id's first deferral, once it is delivered: the number of slots
+ * freed. Creates nothing. */
+int age_forget(const struct config *cfg, const unsigned char id[DELIVERY_ID_LEN]);
+/* Whether state_dir holds deferrals2.db (some delivery may be waiting). */
+int age_store_exists(const struct config *cfg);
+
+/* Opens deferrals2.db in dirfd (from state_dir_open()) as a delivery
  * would, for --selftest: 0, or -1 and why. */
 int age_probe(int dirfd, char *why, size_t n);
 
 /* Epoch seconds, or an RFC 5322 date: 0, or -1. */
 int age_parse_time(const char *s, int64_t *out);
 /* The date of the topmost Received: field when it is the one Postfix added
- * at queue entry with this queue id: "(Postfix" and "id QUEUE_ID", the date
- * after the last ';'. 0 when there is none. */
+ * at queue entry with this queue id: "(Postfix) with PROTO id QUEUE_ID" or
+ * "(Postfix, from userid N) id QUEUE_ID", that id once, then ";" or " for ";
+ * the date after the last ';'. 0 when there is none. */
 int64_t age_received_time(const char *head, const struct hdr_block *hb,
     const char *queue_id);
 

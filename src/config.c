@@ -551,24 +551,64 @@ access_words(char *dst, size_t n, mode_t bits, mode_t r, mode_t w, mode_t x)
 	    k > 2 ? " and " : "", k > 2 ? word[2] : "");
 }
 
-/* Says who may do what, and the mode: a group-writable key is another
- * mistake than a world-readable one. */
 static void
-warn_key_mode(const char *file, mode_t mode, char *warn, size_t warnlen)
+add_warning(char *warn, size_t warnlen, const char *text)
 {
-	char group[48], others[48];
+	size_t used = strlen(warn);
+
+	snprintf(warn + used, warnlen - used, "%s%s", used ? "; " : "", text);
+}
+
+/* Says who may do what, and the mode: a group-writable key is another
+ * mistake than a world-readable one. what names the file ("api_key_file
+ * PATH"). */
+static void
+warn_secret_mode(const char *what, mode_t mode, char *warn, size_t warnlen)
+{
+	char group[48], others[48], text[CONFIG_ERR_SIZE];
 
 	access_words(group, sizeof(group), mode, S_IRGRP, S_IWGRP, S_IXGRP);
 	access_words(others, sizeof(others), mode, S_IROTH, S_IWOTH, S_IXOTH);
 	if (strcmp(group, others) == 0)
-		snprintf(warn, warnlen, "api_key_file %s has mode %04o: %s by its "
-		    "group and by others (chmod 600 it)", file,
-		    (unsigned)(mode & 07777), group);
+		snprintf(text, sizeof(text), "%s has mode %04o: %s by its group "
+		    "and by others (chmod 600 it)", what, (unsigned)(mode & 07777),
+		    group);
 	else
-		snprintf(warn, warnlen, "api_key_file %s has mode %04o: %s%s%s%s%s "
-		    "(chmod 600 it)", file, (unsigned)(mode & 07777), group,
+		snprintf(text, sizeof(text), "%s has mode %04o: %s%s%s%s%s (chmod "
+		    "600 it)", what, (unsigned)(mode & 07777), group,
 		    *group ? " by its group" : "", *group && *others ? ", " : "",
 		    others, *others ? " by others" : "");
+	add_warning(warn, warnlen, text);
+}
+
+static void
+warn_key_mode(const char *file, mode_t mode, char *warn, size_t warnlen)
+{
+	char what[CONFIG_ERR_SIZE];
+
+	snprintf(what, sizeof(what), "api_key_file %s", file);
+	warn_secret_mode(what, mode, warn, warnlen);
+}
+
+/* rspamd_password read from the config file: the file is a key file too. */
+static void
+warn_password_file(const struct config *cfg, char *warn, size_t warnlen)
+{
+	const char *o = cfg->origin[key_find("rspamd_password") - keys];
+	char what[CONFIG_ERR_SIZE];
+	size_t n;
+	struct stat st;
+
+	if (*cfg->rspamd_password == '\0' || cfg->file == NULL || o == NULL)
+		return;
+	n = strlen(cfg->file);
+	if (strncmp(o, cfg->file, n) != 0 || o[n] != ':')
+		return;
+	if (stat(cfg->file, &st) != 0 || (st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		return;
+	snprintf(what, sizeof(what), "the config file %s holds rspamd_password "
+	    "and", cfg->file);
+	warn_secret_mode(what, st.st_mode, warn, warnlen);
 }
 
 /* read(2), not stdio: a FILE buffer would leave a copy of the key on the
@@ -727,14 +767,6 @@ check_ca_file(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-add_warning(char *warn, size_t warnlen, const char *text)
-{
-	size_t used = strlen(warn);
-
-	snprintf(warn + used, warnlen - used, "%s%s", used ? "; " : "", text);
-}
-
 /* Postfix bounces what waited maximal_queue_lifetime (5d by default):
  * the bound must stay well below it. */
 static void
@@ -817,6 +849,7 @@ config_finish(struct config *cfg, char *err, size_t errlen, char *warn,
 	    check_ca_file(cfg, err, errlen) != 0)
 		return -1;
 	warn_defer_max_age(cfg, warn, warnlen);
+	warn_password_file(cfg, warn, warnlen);
 	if (check_connect_timeout(cfg, err, errlen) != 0)
 		return fail_at(cfg, "connect_timeout_ms", err, errlen);
 	return 0;

@@ -125,10 +125,55 @@ upstreams_init(const struct config *cfg, struct upstreams *u)
 		u->seed = (uint32_t)getpid() * 2654435761u ^ (uint32_t)now_ms();
 }
 
+/* Dead-host memory whose file was shortened is dropped before it is
+ * read again: the requests go on without it. */
 static void
-upstreams_free(const struct config *cfg, struct upstreams *u)
+memory_check(const struct config *cfg, struct upstreams *u)
 {
-	upstream_record(cfg, &u->memory, &u->events, upstream_now());
+	if (state_map_intact(&u->memory.map) == 0)
+		return;
+	log_warn("state_dir %s: upstreams.db was shortened during this "
+	    "delivery: no dead-host memory", cfg->state_dir);
+	upstream_memory_close(&u->memory);
+}
+
+/* What a delivery leaves in state_dir once decided. */
+struct record {
+	const struct config *cfg;
+	struct upstreams *u;
+	const struct scan_result *sr;     /* NULL: nothing to count */
+	const struct decision *d;
+	int64_t elapsed_ms;
+	const unsigned char *delivered;   /* its first deferral is forgotten */
+};
+
+static void
+record_state(void *arg)
+{
+	const struct record *r = arg;
+
+	if (r->sr != NULL)
+		stats_count(r->cfg, r->u->state_dir, &r->u->memory, r->sr, r->d,
+		    r->sr->skip_note[0] != '\0', r->elapsed_ms, &r->u->events);
+	upstream_record(r->cfg, &r->u->memory, &r->u->events, upstream_now());
+	if (r->delivered != NULL)
+		age_forget(r->cfg, r->delivered);
+}
+
+/* A state file shortened under the delivery costs what was to be written
+ * there, never the delivery: in hand-off mode the API has the message
+ * already. */
+static void
+record(const struct record *r)
+{
+	if (state_guard(record_state, (void *)r) != 0)
+		log_warn("state_dir %s: a state file was shortened during this "
+		    "delivery: not all of it is recorded", r->cfg->state_dir);
+}
+
+static void
+upstreams_free(struct upstreams *u)
+{
 	upstream_memory_close(&u->memory);
 	if (u->state_dir >= 0)
 		close(u->state_dir);
@@ -266,6 +311,31 @@ deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
 	report_log(rep);
 }
 
+/* A delivery that may have been deferred before (it was scanned, with
+ * defer_max_age on) frees its slot in the first-deferral memory: the
+ * digest of the message is taken for that only when the memory exists. A
+ * failure costs the slot, not the delivery. */
+static const unsigned char *
+delivered_id(const struct run_opts *o, const struct msg *m,
+    const struct hdr_block *hb, const struct scan_result *sr,
+    const struct decision *d, const struct run_result *res,
+    struct identity *ident)
+{
+	char err[256];
+
+	if (o->check || d->outcome != OUTCOME_DELIVER ||
+	    (o->cfg->handoff && res->kind != RUN_DELIVERED) ||
+	    o->cfg->defer_max_age == 0 || sr->skip_note[0] != '\0')
+		return NULL;
+	if (!ident->known) {
+		if (!age_store_exists(o->cfg) ||
+		    delivery_identity(&o->env, m, hb, ident->id, err, sizeof(err)) != 0)
+			return NULL;
+		ident->known = 1;
+	}
+	return ident->id;
+}
+
 static int
 exit_code_of(const struct decision *d)
 {
@@ -305,6 +375,7 @@ run(const struct run_opts *o, struct run_result *res)
 		spot_idempotency_key(idem, sizeof(idem), o->env.queue_id, ident.id);
 	}
 	upstreams_init(cfg, &u);
+	memory_check(cfg, &u);
 	scan_message(o, &m, idem, &u, &sr);
 	/* --check looks the age up but does not start the clock */
 	if (decide_needs_age(cfg, &sr)) {
@@ -315,6 +386,7 @@ run(const struct run_opts *o, struct run_result *res)
 	}
 	decide(cfg, &sr, age.seconds, &d);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
+		memory_check(cfg, &u);
 		p = scan_params_of(o, &m, idem, &u, 0, 1);
 		hand_off(&p, res, failure, sizeof(failure));
 	}
@@ -344,12 +416,11 @@ run(const struct run_opts *o, struct run_result *res)
 			log_error("4.3.0 --check: cannot write to standard output");
 		} else
 			res->kind = RUN_CHECKED;
-	} else {
-		stats_count(cfg, u.state_dir, &u.memory, &sr, &d, sr.skip_note[0] != '\0',
-		    rep.elapsed_ms, &u.events);
 	}
 	/* before an exec: nothing is written after it */
-	upstreams_free(cfg, &u);
+	record(&(struct record){ cfg, &u, o->check ? NULL : &sr, &d,
+	    rep.elapsed_ms, delivered_id(o, &m, &hb, &sr, &d, res, &ident) });
+	upstreams_free(&u);
 	if (!o->check && d.outcome == OUTCOME_DELIVER && !cfg->handoff)
 		deliver(o, &m, &rw, &d, &rep, res);
 	rewrite_free(&rw);
@@ -359,7 +430,8 @@ run(const struct run_opts *o, struct run_result *res)
 	msg_free(&m);
 	return;
 out_scan:
-	upstreams_free(cfg, &u);
+	record(&(struct record){ cfg, &u, NULL, NULL, 0, NULL });
+	upstreams_free(&u);
 	scan_result_free(&sr);
 out_hb:
 	hdr_block_free(&hb);

@@ -181,7 +181,7 @@ probe_state_dir(const struct config *cfg, FILE *fp)
 	if (rc != 0)
 		return report(fp, 0, "state_dir", cfg->state_dir, why, -1);
 	return report(fp, 1, "state_dir", cfg->state_dir, "owner and mode right, "
-	    "counters.db, deferrals.db and upstreams.db usable", -1);
+	    "counters.db, deferrals2.db and upstreams.db usable", -1);
 }
 
 /* A spool file made where a large message's would be (and unlinked from

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,9 @@ struct state_header {
 
 /* A slot being filled by its claimer. */
 #define BUSY UINT64_MAX
+/* A slot whose key was forgotten: free for the next claim, but not the end
+ * of a probe sequence (the keys after it must still be found). */
+#define TOMB (UINT64_MAX - 1)
 /* How often a reader looks again at a slot being filled before it goes on. */
 #define BUSY_TRIES 1000
 
@@ -305,14 +310,52 @@ state_map_close(struct state_map *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/* Opens dir/name for reading, a regular file of size bytes, without
+ * trusting its owner: 1 with *fd, 0 when the directory or the file does
+ * not exist, or -1 and why. */
 static int
-read_exact(int fd, void *p, size_t n)
+open_read(const char *dir, const char *name, size_t size, int *fd, char *why,
+    size_t n)
+{
+	char what[200];
+	int d, rc;
+
+	*fd = -1;
+	if (dir == NULL || *dir == '\0') {
+		snprintf(why, n, "state_dir is empty");
+		return -1;
+	}
+	if ((d = open_dir(dir)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		dir_error(what, sizeof(what), errno);
+		snprintf(why, n, "%s: %s", dir, what);
+		return rc;
+	}
+	if ((*fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		open_error(what, sizeof(what), name, errno);
+		snprintf(why, n, "%s/%s", dir, what);
+		close(d);
+		return rc;
+	}
+	close(d);
+	if (check_file(*fd, size, 0, what, sizeof(what)) != 0) {
+		snprintf(why, n, "%s/%s: %s", dir, name, what);
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 1;
+}
+
+static int
+read_at(int fd, void *p, size_t n, off_t off)
 {
 	ssize_t r;
 	size_t got = 0;
 
 	while (got < n) {
-		if ((r = pread(fd, (char *)p + got, n - got, (off_t)got)) < 0) {
+		if ((r = pread(fd, (char *)p + got, n - got, off + (off_t)got)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
@@ -331,33 +374,15 @@ state_file_read(const char *dir, const char *name, const char magic[8],
     uint64_t *w, size_t nwords, char *why, size_t n)
 {
 	size_t size = size_of(nwords);
-	char what[200];
 	void *img = NULL;
-	int d, fd = -1, rc = -1;
+	int fd, rc;
 
 	memset(w, 0, nwords * sizeof(*w));
-	if (dir == NULL || *dir == '\0') {
-		snprintf(why, n, "state_dir is empty");
-		return -1;
-	}
-	if ((d = open_dir(dir)) < 0) {
-		rc = errno == ENOENT ? 0 : -1;
-		dir_error(what, sizeof(what), errno);
-		snprintf(why, n, "%s: %s", dir, what);
+	if ((rc = open_read(dir, name, size, &fd, why, n)) != 1)
 		return rc;
-	}
-	if ((fd = openat(d, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		rc = errno == ENOENT ? 0 : -1;
-		open_error(what, sizeof(what), name, errno);
-		snprintf(why, n, "%s/%s", dir, what);
-		goto out;
-	}
-	if (check_file(fd, size, 0, what, sizeof(what)) != 0) {
-		snprintf(why, n, "%s/%s: %s", dir, name, what);
-		goto out;
-	}
+	rc = -1;
 	img = xmalloc(size);
-	if (read_exact(fd, img, size) != 0)
+	if (read_at(fd, img, size, 0) != 0)
 		snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
 	else if (check_header(img, magic, nwords) != 0)
 		snprintf(why, n, "%s/%s: not a state file of this version", dir, name);
@@ -365,12 +390,58 @@ state_file_read(const char *dir, const char *name, const char magic[8],
 		memcpy(w, (char *)img + sizeof(struct state_header), nwords * sizeof(*w));
 		rc = 1;
 	}
-out:
 	free(img);
-	if (fd >= 0)
-		close(fd);
-	close(d);
+	close(fd);
 	return rc;
+}
+
+/* A map is shared with every process of the user, and one of them may
+ * shorten its file: a word past the new end is then a SIGBUS, which here
+ * ends the guarded work instead of the process. */
+static sigjmp_buf *volatile guard_jmp;
+
+static void
+on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(*guard_jmp, 1);
+}
+
+int
+state_guard(void (*fn)(void *), void *arg)
+{
+	struct sigaction sa, old;
+	sigjmp_buf jb;
+	int rc = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_bus;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(jb, 1) == 0) {
+		guard_jmp = &jb;
+		fn(arg);
+	} else {
+		rc = -1;
+	}
+	sigaction(SIGBUS, &old, NULL);
+	guard_jmp = NULL;
+	return rc;
+}
+
+static void
+touch_end(void *arg)
+{
+	const struct state_map *m = arg;
+
+	(void)state_get(&m->w[m->nwords - 1]);
+}
+
+int
+state_map_intact(const struct state_map *m)
+{
+	return m->w == NULL || m->nwords == 0 ? 0 :
+	    state_guard(touch_end, (void *)m);
 }
 
 uint64_t
@@ -415,11 +486,12 @@ state_table_init(struct state_table *t, uint64_t *w, size_t nslots,
 	t->probe = probe < nslots ? probe : nslots;
 }
 
-/* The first key word as stored: 0 means empty and BUSY being filled. */
+/* The first key word as stored: 0 means empty, BUSY being filled and
+ * TOMB forgotten. */
 static uint64_t
 key0(const uint64_t key[2])
 {
-	return key[0] == 0 || key[0] == BUSY ? 1 : key[0];
+	return key[0] == 0 || key[0] == BUSY || key[0] == TOMB ? 1 : key[0];
 }
 
 static uint64_t *
@@ -488,8 +560,8 @@ state_table_claim(const struct state_table *t, const uint64_t key[2],
 				return publish(t, s, key, init, arg);
 			continue; /* taken just now: look at it again */
 		}
-		if (k != BUSY && reuse == NULL && expired != NULL &&
-		    expired(s + STATE_KEY_WORDS, arg)) {
+		if (k != BUSY && reuse == NULL && (k == TOMB || (expired != NULL &&
+		    expired(s + STATE_KEY_WORDS, arg)))) {
 			reuse = s;
 			reuse_k = k;
 		}
@@ -500,6 +572,24 @@ state_table_claim(const struct state_table *t, const uint64_t key[2],
 	return NULL;
 }
 
+size_t
+state_table_forget(const struct state_table *t, const uint64_t key[2])
+{
+	uint64_t *s, k;
+	size_t i, n = 0;
+
+	for (i = 0; i < t->probe; i++) {
+		s = slot_at(t, key, i);
+		if ((k = ready_key(s)) == 0)
+			break;
+		/* every slot of the key: two claims may have given it two */
+		if (k == key0(key) && state_get(&s[1]) == key[1] &&
+		    state_cas(&s[0], k, TOMB))
+			n++;
+	}
+	return n;
+}
+
 const uint64_t *
 state_table_slot(const struct state_table *t, size_t i, const uint64_t **values)
 {
@@ -507,7 +597,51 @@ state_table_slot(const struct state_table *t, size_t i, const uint64_t **values)
 	uint64_t k = state_get(s);
 
 	*values = s + STATE_KEY_WORDS;
-	return k == 0 || k == BUSY ? NULL : s;
+	return k == 0 || k == BUSY || k == TOMB ? NULL : s;
+}
+
+int
+state_file_find(const char *dir, const char *name, const char magic[8],
+    const struct state_table *t, const uint64_t key[2], uint64_t *values,
+    char *why, size_t n)
+{
+	size_t nwords = t->nslots * t->words, i, idx;
+	struct state_header h;
+	uint64_t s[64];
+	int fd, rc;
+
+	if (t->words > ARRAY_LEN(s) || t->words <= STATE_KEY_WORDS) {
+		snprintf(why, n, "slots of %zu words", t->words);
+		return -1;
+	}
+	if ((rc = open_read(dir, name, size_of(nwords), &fd, why, n)) != 1)
+		return rc;
+	rc = -1;
+	if (read_at(fd, &h, sizeof(h), 0) != 0) {
+		snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
+		goto out;
+	}
+	if (check_header(&h, magic, nwords) != 0) {
+		snprintf(why, n, "%s/%s: not a state file of this version", dir, name);
+		goto out;
+	}
+	for (i = 0, rc = 0; i < t->probe && rc == 0; i++) {
+		idx = (key0(key) + i) % t->nslots;
+		if (read_at(fd, s, t->words * sizeof(*s), (off_t)(sizeof(h) +
+		    idx * t->words * sizeof(*s))) != 0) {
+			snprintf(why, n, "%s/%s: %s", dir, name, strerror(errno));
+			rc = -1;
+		} else if (s[0] == 0) {
+			break;
+		} else if (s[0] == key0(key) && s[1] == key[1]) {
+			memcpy(values, s + STATE_KEY_WORDS, (t->words - STATE_KEY_WORDS) *
+			    sizeof(*s));
+			rc = 1;
+		}
+	}
+out:
+	close(fd);
+	return rc;
 }
 
 static uint64_t

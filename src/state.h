@@ -48,6 +48,16 @@ void state_map_close(struct state_map *m);
 int state_file_read(const char *dir, const char *name, const char magic[8],
     uint64_t *w, size_t nwords, char *why, size_t n);
 
+/* Runs fn(arg), which may touch maps: 0, or -1 when a map's file was
+ * shortened under it (SIGBUS) and fn was cut short there. What fn holds at
+ * that moment (a map, a descriptor) is left to the end of the process; fn
+ * must not take locks or call state_guard() itself. */
+int state_guard(void (*fn)(void *), void *arg);
+
+/* Whether m's file still covers the whole map: 0, or -1 when it was
+ * shortened (a word of the last page would be a SIGBUS). */
+int state_map_intact(const struct state_map *m);
+
 /* Atomic words; additions saturate at UINT64_MAX. */
 uint64_t state_get(const uint64_t *p);
 void state_set(uint64_t *p, uint64_t v);
@@ -56,8 +66,8 @@ int state_cas(uint64_t *p, uint64_t old, uint64_t v);
 
 /* An open-addressing table in nslots slots of words words each: two key
  * words (a 128-bit digest), then the values. Slots are claimed by
- * compare-and-swap and never freed, only reused when the caller says they
- * have expired; two processes claiming one new key at the same moment may
+ * compare-and-swap, freed by state_table_forget(), and reused when freed or
+ * when the caller says they have expired; two processes claiming one new key at the same moment may
  * give it two slots (a lookup finds the first), so a reader that sums must
  * sum every slot of a key. */
 struct state_table {
@@ -79,9 +89,19 @@ uint64_t *state_table_find(const struct state_table *t, const uint64_t key[2]);
 uint64_t *state_table_claim(const struct state_table *t, const uint64_t key[2],
     int (*expired)(const uint64_t *, void *),
     void (*init)(uint64_t *, void *), void *arg);
+/* Frees every slot of key: the number freed. */
+size_t state_table_forget(const struct state_table *t, const uint64_t key[2]);
 /* Slot i's key (NULL when unused or not ready) and values. */
 const uint64_t *state_table_slot(const struct state_table *t, size_t i,
     const uint64_t **values);
+/* Looks key up in dir/name, a file that holds one table laid out as t says
+ * (t->slot unused), reading only the slots probed, without changing
+ * anything and without trusting its owner (for --check): 1 and the value
+ * words copied to values, 0 when it is absent (or the file, or the
+ * directory), or -1 and why. */
+int state_file_find(const char *dir, const char *name, const char magic[8],
+    const struct state_table *t, const uint64_t key[2], uint64_t *values,
+    char *why, size_t n);
 /* A 128-bit digest of bytes (FNV-1a, twice): for keys, not for secrets. */
 void state_digest(const void *p, size_t n, uint64_t key[2]);
 

@@ -98,8 +98,8 @@ check_exit "--selftest with everything in place: exit 0" 0 "$BIN" -c "$T/stself.
 	-o state_dir="$T/state" -o spool_dir="$T/spool" -o api_ca_file="$pem" --selftest -- /bin/cat
 check_grep "... a spool file was made in spool_dir" "^ok +spool_dir $T/spool: a spool file can be created" "$out"
 check_grep "... the CA file was opened" "^ok +api_ca_file $T/ca\\.pem: readable" "$out"
-check_grep "... state_dir's three files" "^ok +state_dir $T/state: .*deferrals\\.db" "$out"
-check "... deferrals.db was created as a delivery would" test -f "$T/state/deferrals.db"
+check_grep "... state_dir's three files" "^ok +state_dir $T/state: .*deferrals2\\.db" "$out"
+check "... deferrals2.db was created as a delivery would" test -f "$T/state/deferrals2.db"
 check_eq "... and no spool file was left behind" "$(ls -A "$T/spool")" ""
 
 # state_dir: a delivery goes on without it, --check-config says how to fix it

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "age.h"
+#include "log.h"
 #include "state.h"
 #include "tap.h"
 
@@ -81,6 +82,31 @@ test_received(void)
 	    "AAA111"), 0, "a bad date: ignored");
 	is_int(received("Subject: x\n\nReceived: by y (Postfix) id AAA111; Tue, 1 Dec "
 	    "2026 21:00:00 +0000\n", "AAA111"), 0, "a Received in the body: ignored");
+
+	/* Postfix's own forms, and only those */
+	is_int(received("Received: from c (c [192.0.2.1])\r\n\tby mx (Postfix) with ESMTPS id "
+	    "AAA111;\r\n\tTue, 1 Dec 2026 21:00:00 +0000\r\n\r\nx\r\n", "AAA111"), NOW,
+	    "several recipients (\"id Q;\" then the date), CRLF: its date");
+	is_int(received("Received: from c (c [192.0.2.1])\n\tby mx (Postfix) with ESMTP\n"
+	    "\tid AAA111; Tue, 1 Dec 2026 21:00:00 +0000\n\nx\n", "AAA111"), NOW,
+	    "Postfix 2's \"with ESMTP\" then \"id Q;\" on the next line: its date");
+	is_int(received("Received: from c (c [192.0.2.1]) by mx (Postfix) with ESMTP "
+	    "id AAA111 for <a@b>; Tue, 1 Dec 2026 21:00:00 +0000\n\nx\n", "AAA111"), NOW,
+	    "on one line: its date");
+	is_int(received("Received: from x id AAA111 by y (Postfix) with ESMTP for <a@b>; "
+	    "Tue, 1 Dec 2026 21:00:00 +0000\n\nx\n", "AAA111"), 0,
+	    "\"id Q\" elsewhere than after Postfix's words: ignored");
+	is_int(received("Received: from helo (Postfix) with ESMTP id AAA111; x (h [192.0.2.1]) "
+	    "by mx (Postfix) with ESMTP id AAA111 for <a@b>; Tue, 1 Dec 2026 21:00:00 +0000\n"
+	    "\nx\n", "AAA111"), 0, "a HELO name that copies Postfix's words: \"id Q\" twice, ignored");
+	is_int(received("Received: by y (Postfix) id AAA111; Tue, 1 Dec 2026 21:00:00 +0000\n"
+	    "\nx\n", "AAA111"), 0, "\"(Postfix) id Q\" without \"with PROTO\": not Postfix's form");
+	is_int(received("Received: by y (Postfix) with ESMTP id AAA111 via z; Tue, 1 Dec 2026 "
+	    "21:00:00 +0000\n\nx\n", "AAA111"), 0, "\"id Q\" then neither \";\" nor \" for \": ignored");
+	is_int(received("Received: by y (Postfix, from userid x) id AAA111; Tue, 1 Dec 2026 "
+	    "21:00:00 +0000\n\nx\n", "AAA111"), 0, "userid not a number: ignored");
+	is_int(received("Received: by y (Postfix) with (ESMTP) id AAA111; Tue, 1 Dec 2026 "
+	    "21:00:00 +0000\n\nx\n", "AAA111"), 0, "a protocol that is not one word: ignored");
 }
 
 static void
@@ -112,7 +138,7 @@ test_store(void)
 	cfg.state_dir = xstrdup(dir);
 	memset(id, 0xab, sizeof(id));
 	memset(other, 0x01, sizeof(other));
-	snprintf(path, sizeof(path), "%s/deferrals.db", dir);
+	snprintf(path, sizeof(path), "%s/deferrals2.db", dir);
 
 	is_int(age_first_deferral(&cfg, id, NOW, 0), NOW, "--check, nothing known: now");
 	ok(access(path, F_OK) != 0, "--check writes nothing");
@@ -129,13 +155,23 @@ test_store(void)
 		memcpy(other, &i, sizeof(i));
 		age_first_deferral(&cfg, other, NOW, 1);
 	}
-	ok(stat(path, &st) == 0 && st.st_size < 256 * 1024,
+	ok(stat(path, &st) == 0 && st.st_size < 2 * 1024 * 1024,
 	    "5000 deliveries: the store keeps its fixed size (%lld bytes)",
 	    (long long)st.st_size);
 	is_int(age_first_deferral(&cfg, id, NOW + 300 + 8 * 86400 + 5, 1),
 	    NOW + 300 + 8 * 86400 + 1, "and the first entry is still there");
 
+	/* delivered: its slot is freed, and a later deferral starts anew */
+	is_int(age_forget(&cfg, id), 1, "delivered: its slot is freed");
+	is_int(age_first_deferral(&cfg, id, NOW + 400, 0), NOW + 400, "--check no longer sees it");
+	is_int(age_first_deferral(&cfg, id, NOW + 500, 1), NOW + 500, "deferred again: a new clock");
+	is_int(age_forget(&cfg, id), 1, "... freed again");
+	is_int(age_forget(&cfg, id), 0, "... nothing left to free");
+
 	unlink(path);
+	is_int(age_forget(&cfg, id), 0, "no store: nothing to free");
+	ok(access(path, F_OK) != 0, "... and no store created");
+
 	memset(other, 0x02, sizeof(other));
 	is_int(age_first_deferral(&cfg, other, NOW + 999999, 1), NOW + 999999, "recorded by a clock far ahead");
 	is_int(age_first_deferral(&cfg, other, NOW, 1), NOW, "an entry from the future: not believed");
@@ -155,6 +191,66 @@ test_store(void)
 	free(cfg.state_dir);
 	cfg.state_dir = xstrdup("/nonexistent/spot-age");
 	is_int(age_first_deferral(&cfg, id, NOW, 1), NOW, "state_dir unusable: age 0");
+	config_free(&cfg);
+	rmdir(dir);
+}
+
+/* Every slot taken (by deliveries deferred within the last days): the
+ * delivery goes on at age 0, and says so once in the log. */
+static void
+test_store_full(void)
+{
+	char dir[] = "/tmp/spot-age.XXXXXX", why[256], log[300], text[4096] = "";
+	unsigned char id[DELIVERY_ID_LEN];
+	struct state_map m;
+	struct config cfg;
+	size_t i, nwords = 65536 * 3, n;
+	FILE *fp;
+	int d, saved;
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		exit(1);
+	}
+	config_init(&cfg);
+	free(cfg.state_dir);
+	cfg.state_dir = xstrdup(dir);
+	memset(id, 0xcd, sizeof(id));
+	age_first_deferral(&cfg, id, NOW, 1);
+	age_forget(&cfg, id);
+	d = open(dir, O_RDONLY | O_DIRECTORY);
+	ok(state_map_open(&m, d, "deferrals2.db", "SPOTDEFR", nwords, why, sizeof(why)) == 0,
+	    "the store holds 65536 slots: %s", why);
+	for (i = 0; i < nwords; i += 3) {
+		m.w[i] = 1000 + i;
+		m.w[i + 1] = i;
+		m.w[i + 2] = NOW - 3600;
+	}
+	state_map_close(&m);
+	close(d);
+
+	snprintf(log, sizeof(log), "%s/log", dir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	d = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(d, STDERR_FILENO);
+	close(d);
+	log_open(LOG_SINK_STDERR);
+	is_int(age_first_deferral(&cfg, id, NOW, 1), NOW, "a full store: age 0, no failure");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	log_open(LOG_SINK_NONE);
+	fp = fopen(log, "r");
+	n = fp != NULL ? fread(text, 1, sizeof(text) - 1, fp) : 0;
+	text[n] = '\0';
+	if (fp != NULL)
+		fclose(fp);
+	like(text, "warning:", "... and a warning");
+	like(text, "full", "... that says the store is full");
+	unlink(log);
+	snprintf(log, sizeof(log), "%s/deferrals2.db", dir);
+	unlink(log);
 	config_free(&cfg);
 	rmdir(dir);
 }
@@ -208,7 +304,7 @@ test_age_of(void)
 
 	hdr_block_free(&hb);
 	config_free(&cfg);
-	snprintf(path, sizeof(path), "%s/deferrals.db", dir);
+	snprintf(path, sizeof(path), "%s/deferrals2.db", dir);
 	unlink(path);
 	rmdir(dir);
 }
@@ -219,6 +315,7 @@ main(void)
 	test_parse_time();
 	test_received();
 	test_store();
+	test_store_full();
 	test_age_of();
 	return done_testing();
 }

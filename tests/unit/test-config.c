@@ -1197,6 +1197,47 @@ test_dump_changed(void)
 	config_free(&c);
 }
 
+/* rspamd_password in a config file that others may read: a warning, as
+ * for api_key_file; from the environment, or in a 600 file: none. */
+static void
+test_password_file(void)
+{
+	char err[CONFIG_ERR_SIZE], warn[CONFIG_ERR_SIZE], p[4200];
+	struct config c;
+
+	write_file(p, sizeof(p), "pw644.conf", "rspamd_password = s3cret-pw\n", 0644);
+	config_init(&c);
+	is_int(config_load_file(&c, p, 1, err, sizeof(err)), 0, "a 644 file with rspamd_password loads");
+	is_int(config_finish(&c, err, sizeof(err), warn, sizeof(warn)), 0, "... and finishes");
+	like(warn, "rspamd_password", "... with a warning that names the key");
+	like(warn, p, "... and the file");
+	like(warn, "0644: readable by its group and by others", "... and who may read it");
+	unlike(warn, "s3cret-pw", "... and not the password");
+	config_free(&c);
+
+	chmod(p, 0640);
+	config_init(&c);
+	config_load_file(&c, p, 1, err, sizeof(err));
+	config_finish(&c, err, sizeof(err), warn, sizeof(warn));
+	like(warn, "0640: readable by its group (chmod", "mode 640: the group may read it");
+	config_free(&c);
+
+	chmod(p, 0600);
+	config_init(&c);
+	config_load_file(&c, p, 1, err, sizeof(err));
+	config_finish(&c, err, sizeof(err), warn, sizeof(warn));
+	is_str(warn, "", "mode 600: no warning");
+	config_free(&c);
+
+	write_file(p, sizeof(p), "nopw.conf", "timeout_ms = 100\n", 0644);
+	config_init(&c);
+	config_load_file(&c, p, 1, err, sizeof(err));
+	config_set(&c, "rspamd_password", "from-elsewhere", err, sizeof(err));
+	config_finish(&c, err, sizeof(err), warn, sizeof(warn));
+	is_str(warn, "", "a 644 file without the password (it came from elsewhere): no warning");
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -1217,6 +1258,7 @@ main(void)
 	test_env();
 	test_precedence();
 	test_finish();
+	test_password_file();
 	test_secret_chars();
 	test_scrub_env();
 	test_wipe();

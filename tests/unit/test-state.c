@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -245,6 +246,151 @@ test_first_seen(void)
 	is_int(state_first_seen(&t, key, now, -1), 0, "first seen: a negative ttl is no answer");
 }
 
+/* Keys that all start at slot 0 of a 4-slot table: a probe sequence. */
+static void
+key_home0(uint64_t key[2], unsigned n)
+{
+	key[0] = 4 * (uint64_t)n + 8;
+	key[1] = n;
+}
+
+static void
+test_forget(void)
+{
+	uint64_t w[4 * 3] = { 0 }, a[2], b[2], c[2], d[2], e[2], *vc;
+	const uint64_t *values;
+	struct state_table t;
+	size_t i, used = 0;
+
+	state_table_init(&t, w, 4, 3, 4);
+	key_home0(a, 1);
+	key_home0(b, 2);
+	key_home0(c, 3);
+	key_home0(d, 4);
+	key_home0(e, 5);
+	state_table_claim(&t, a, NULL, NULL, NULL);
+	state_table_claim(&t, b, NULL, NULL, NULL);
+	vc = state_table_claim(&t, c, NULL, NULL, NULL);
+	state_table_claim(&t, d, NULL, NULL, NULL);
+	ok(state_table_claim(&t, e, NULL, NULL, NULL) == NULL, "forget: a full table claims nothing");
+	is_int((long long)state_table_forget(&t, b), 1, "forget: one slot freed");
+	ok(state_table_find(&t, b) == NULL, "forget: the key is gone");
+	ok(state_table_find(&t, c) == vc, "forget: a key after it in the probe sequence is still found");
+	ok(state_table_find(&t, d) != NULL, "forget: ... and the last one");
+	for (i = 0; i < 4; i++)
+		used += state_table_slot(&t, i, &values) != NULL;
+	is_int((long long)used, 3, "forget: the freed slot is not listed");
+	is_int((long long)state_table_forget(&t, b), 0, "forget: twice frees nothing more");
+	is_int((long long)state_table_forget(&t, e), 0, "forget: an absent key frees nothing");
+	ok(state_table_claim(&t, e, NULL, NULL, NULL) != NULL, "forget: the freed slot takes a new key");
+	ok(state_table_find(&t, e) != NULL && state_table_find(&t, c) == vc,
+	    "forget: the new key and the old ones are found");
+	ok(state_table_claim(&t, b, NULL, NULL, NULL) == NULL, "forget: full again");
+
+	/* two claims of one key at the same moment may give it two slots */
+	memset(w, 0, sizeof(w));
+	state_table_claim(&t, a, NULL, NULL, NULL);
+	memcpy(&w[3], &w[0], 3 * sizeof(*w));
+	is_int((long long)state_table_forget(&t, a), 2, "forget: every slot of a key");
+	ok(state_table_find(&t, a) == NULL, "forget: ... none is left");
+}
+
+/* A full first-seen table gives no answer; a forgotten delivery makes room. */
+static void
+test_first_seen_forget(void)
+{
+	uint64_t w[4 * STATE_FIRST_SEEN_WORDS] = { 0 }, key[2];
+	struct state_table t;
+	int64_t now = 1800000000;
+	unsigned i;
+
+	state_table_init(&t, w, 4, STATE_FIRST_SEEN_WORDS, 4);
+	for (i = 1; i <= 4; i++) {
+		key_n(key, i);
+		state_first_seen(&t, key, now, 86400);
+	}
+	key_n(key, 9);
+	is_int(state_first_seen(&t, key, now + 10, 86400), 0, "first seen: full");
+	key_n(key, 2);
+	state_table_forget(&t, key);
+	key_n(key, 9);
+	is_int(state_first_seen(&t, key, now + 10, 86400), now + 10,
+	    "first seen: a delivered key forgotten, a new one fits");
+	key_n(key, 2);
+	is_int(state_first_seen(&t, key, now + 20, 86400), 0,
+	    "first seen: the forgotten one starts again only when there is room");
+	key_n(key, 3);
+	is_int(state_first_seen(&t, key, now + 30, 86400), now, "first seen: the others kept theirs");
+}
+
+/* --check's lookup reads the probed slots of the file, nothing else. */
+static void
+test_file_find(int d)
+{
+	struct state_table t, ft;
+	struct state_map m;
+	uint64_t a[2], b[2], c[2], v[1], *va;
+	char why[256];
+
+	ok(state_map_open(&m, d, "find.db", MAGIC, 4 * 3, why, sizeof(why)) == 0, "find: a table file");
+	state_table_init(&t, m.w, 4, 3, 4);
+	state_table_init(&ft, NULL, 4, 3, 4);
+	key_home0(a, 1);
+	key_home0(b, 2);
+	key_home0(c, 3);
+	va = state_table_claim(&t, a, NULL, NULL, NULL);
+	state_set(va, 1234);
+	state_set(state_table_claim(&t, b, NULL, NULL, NULL), 5678);
+	state_table_forget(&t, a);
+	state_map_close(&m);
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, b, v, why, sizeof(why)), 1,
+	    "find: a key behind a forgotten one");
+	is_int((long long)v[0], 5678, "find: ... its value");
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, a, v, why, sizeof(why)), 0, "find: forgotten: absent");
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, c, v, why, sizeof(why)), 0, "find: never there: absent");
+	is_int(state_file_find(dir, "none.db", MAGIC, &ft, b, v, why, sizeof(why)), 0, "find: no file: absent");
+	is_int(state_file_find(dir, "find.db", "OTHERMAG", &ft, b, v, why, sizeof(why)), -1,
+	    "find: another magic: refused");
+	state_table_init(&ft, NULL, 8, 3, 4);
+	is_int(state_file_find(dir, "find.db", MAGIC, &ft, b, v, why, sizeof(why)), -1,
+	    "find: another size: refused");
+}
+
+static const uint64_t *guard_word;
+static uint64_t guard_seen;
+
+static void
+read_word(void *arg)
+{
+	(void)arg;
+	guard_seen = state_get(guard_word);
+}
+
+/* A map whose file another process shortened: SIGBUS inside the guard
+ * ends the guarded work, not the process. */
+static void
+test_guard(int d)
+{
+	struct sigaction before, after;
+	struct state_map m;
+	char why[256], p[300];
+
+	ok(state_map_open(&m, d, "g.db", MAGIC, 1024, why, sizeof(why)) == 0, "guard: mapped");
+	state_set(&m.w[1000], 42);
+	guard_word = &m.w[1000];
+	sigaction(SIGBUS, NULL, &before);
+	is_int(state_guard(read_word, NULL), 0, "guard: an intact map");
+	is_int((long long)guard_seen, 42, "guard: ... its word read");
+	path(p, sizeof(p), "g.db");
+	ok(truncate(p, 0) == 0, "guard: the file shortened under the map");
+	guard_seen = 0;
+	is_int(state_guard(read_word, NULL), -1, "guard: the SIGBUS is caught: -1");
+	is_int(state_guard(read_word, NULL), -1, "guard: ... a second time too");
+	sigaction(SIGBUS, NULL, &after);
+	ok(after.sa_handler == before.sa_handler, "guard: SIGBUS's handler restored");
+	state_map_close(&m);
+}
+
 static double
 seconds(void)
 {
@@ -303,6 +449,10 @@ main(void)
 	test_concurrent(d);
 	test_table();
 	test_first_seen();
+	test_forget();
+	test_first_seen_forget();
+	test_guard(d);
+	test_file_find(d);
 	test_cost(d);
 	close(d);
 	return done_testing();
