@@ -14,7 +14,7 @@ cat > "$T/lda" <<'LDA'
 cat > "$(dirname "$0")/delivered"
 LDA
 chmod 755 "$T/lda"
-sd() { "$BIN" -c /dev/null --log none --no-rspamd -o state_dir="$T/state" "$@" < "$T/msg.eml"; }
+sd() { "$BIN" -c /dev/null --log stderr --no-rspamd -o state_dir="$T/state" "$@" < "$T/msg.eml"; }
 delivered() { test -f "$T/delivered"; }
 
 # slip ARGS...: 75, a 4.3.5 line, nothing delivered, no message on stdout
