@@ -50,11 +50,11 @@ content_digest(const struct msg *m, const struct hdr_block *hb,
 	size_t i;
 	int rc = 0;
 
-	/* Only the Received fields on top, the ones the local MTA or a
-	 * fetcher adds with the time of each try: a lower one is part of
-	 * the message as it was sent. */
-	for (i = 0; i < hb->n && strcasecmp(hb->v[i].name, "Received") == 0; i++)
-		continue;
+	/* Only a Received field on top, the one a fetcher adds with the
+	 * time of each poll (a local MTA's is the same on each retry of a
+	 * queue file): the ones below came with the message, and Received
+	 * fields are all on top in most mail. */
+	i = hb->n > 0 && strcasecmp(hb->v[0].name, "Received") == 0;
 	for (; i < hb->n; i++)
 		g_checksum_update(sum, (const guchar *)m->head + hb->v[i].off,
 		    (gssize)hb->v[i].len);
