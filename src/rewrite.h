@@ -2,8 +2,9 @@
  * pieces whose concatenation is the message to deliver. Only the top-level
  * header block is looked at; kept headers and every byte after the empty line
  * that ends the block are referenced, not copied, so they go out exactly as
- * they came in (but for a NUL, which goes out as a space, and a CR LF empty
- * line, which may go out as a bare LF, see rewrite.c). */
+ * they came in (but for a NUL, which goes out as a space, a CR LF empty line,
+ * which may go out as a bare LF, and the empty line added where a spooled
+ * block is cut; see rewrite.c). */
 #ifndef SPOT_REWRITE_H
 #define SPOT_REWRITE_H
 
