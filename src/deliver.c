@@ -13,6 +13,23 @@
 #include "corelimit.h"
 #include "util.h"
 
+/* Head bytes with each NUL as a space, a small buffer at a time. */
+static int
+write_nul_to_space(int fd, const char *p, size_t len)
+{
+	char chunk[4096];
+	size_t n, i;
+
+	for (; len > 0; p += n, len -= n) {
+		n = len < sizeof(chunk) ? len : sizeof(chunk);
+		for (i = 0; i < n; i++)
+			chunk[i] = p[i] == '\0' ? ' ' : p[i];
+		if (write_all(fd, chunk, n) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 deliver_write(const struct rewrite *rw, const struct msg *m, int fd)
 {
@@ -22,6 +39,8 @@ deliver_write(const struct rewrite *rw, const struct msg *m, int fd)
 		const struct piece *p = &rw->pieces[i];
 		int rc = p->literal ?
 		    write_all(fd, rw->text.data + p->off, (size_t)p->len) :
+		    p->nul_to_space ?
+		    write_nul_to_space(fd, m->head + p->off, (size_t)p->len) :
 		    msg_copy_out(m, fd, p->off, p->len);
 
 		if (rc != 0)

@@ -50,10 +50,14 @@ content_digest(const struct msg *m, const struct hdr_block *hb,
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; i < hb->n; i++)
-		if (strcasecmp(hb->v[i].name, "Received") != 0)
-			g_checksum_update(sum, (const guchar *)m->head + hb->v[i].off,
-			    (gssize)hb->v[i].len);
+	/* Only a Received field on top, the one a fetcher adds with the
+	 * time of each poll (a local MTA's is the same on each retry of a
+	 * queue file): the ones below came with the message, and Received
+	 * fields are all on top in most mail. */
+	i = hb->n > 0 && strcasecmp(hb->v[0].name, "Received") == 0;
+	for (; i < hb->n; i++)
+		g_checksum_update(sum, (const guchar *)m->head + hb->v[i].off,
+		    (gssize)hb->v[i].len);
 	while (off < m->size) {
 		got = msg_pread(m, chunk, READ_CHUNK, off);
 		if (got <= 0) {
@@ -90,8 +94,10 @@ delivery_identity(const struct envelope *env, const struct msg *m,
 		qsort(rcpt, env->nrcpt, sizeof(*rcpt), by_bytes);
 	}
 	sum = g_checksum_new(G_CHECKSUM_SHA256);
-	field(sum, "spot-deliver delivery 1");
+	field(sum, "spot-deliver delivery 2");
 	field(sum, env->queue_id);
+	field(sum, env->client_address);
+	field(sum, env->helo);
 	field(sum, env->sender);
 	for (i = 0; i < env->nrcpt; i++)
 		field(sum, rcpt[i]);

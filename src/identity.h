@@ -13,10 +13,11 @@
 
 #define DELIVERY_ID_LEN 32
 
-/* SHA-256 over the queue id, the envelope sender, the recipients in sorted
- * order and the SHA-256 of the message after its "From " line, without the
- * Received fields of its top header block (hb, parsed from m->head): a
- * fetcher such as fetchmail adds one with the time of each poll, and its
+/* SHA-256 over the queue id, the client's address and HELO name, the
+ * envelope sender, the recipients in sorted order and the SHA-256 of the
+ * message after its "From " line, without the first field of its header
+ * block (hb, parsed from m->head) when that is a Received field: a fetcher
+ * such as fetchmail adds one there with the time of each poll, and its
  * retry must stay the same delivery. 0, or -1 when the message cannot be
  * read (err says why). */
 int delivery_identity(const struct envelope *env, const struct msg *m,

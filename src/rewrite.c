@@ -86,6 +86,7 @@ hdr_block_parse(const char *head, size_t len, size_t start, int complete,
 	}
 	hb->end = (uint64_t)(p - head);
 	hb->end_crlf = is_empty_line(p, end) && *p == '\r';
+	hb->cut = !complete && !is_empty_line(p, end);
 }
 
 void
@@ -269,14 +270,16 @@ hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf)
 }
 
 static void
-add_piece(struct rewrite *rw, int literal, uint64_t off, uint64_t len)
+add_span(struct rewrite *rw, int literal, int nul_to_space, uint64_t off,
+    uint64_t len)
 {
 	struct piece *last = rw->npieces ? &rw->pieces[rw->npieces - 1] : NULL;
 
 	if (len == 0)
 		return;
 	/* 10,000 kept headers in a row are one write, not 10,000 */
-	if (last != NULL && last->literal == literal && last->off + last->len == off) {
+	if (last != NULL && last->literal == literal &&
+	    last->nul_to_space == nul_to_space && last->off + last->len == off) {
 		last->len += len;
 		return;
 	}
@@ -285,9 +288,27 @@ add_piece(struct rewrite *rw, int literal, uint64_t off, uint64_t len)
 		rw->pieces = xreallocarray(rw->pieces, rw->cap, sizeof(*rw->pieces));
 	}
 	rw->pieces[rw->npieces].literal = literal;
+	rw->pieces[rw->npieces].nul_to_space = nul_to_space;
 	rw->pieces[rw->npieces].off = off;
 	rw->pieces[rw->npieces].len = len;
 	rw->npieces++;
+}
+
+static void
+add_piece(struct rewrite *rw, int literal, uint64_t off, uint64_t len)
+{
+	add_span(rw, literal, 0, off, len);
+}
+
+/* A kept line of the head (a field, the From_ line): procmail takes a NUL
+ * in it for the end of its text and then reads the whole message as the
+ * header, past the empty line, into whatever forged field the body holds.
+ * A space in its place ends that. */
+static void
+add_head_bytes(struct rewrite *rw, const struct hdr_block *hb, uint64_t off,
+    size_t len)
+{
+	add_span(rw, 0, memchr(hb->head + off, '\0', len) != NULL, off, len);
 }
 
 static void
@@ -324,8 +345,9 @@ mark_removals(const struct hdr_block *hb, const struct hdr_edit *ed, char *drop)
 
 /* procmail ends the block only at a bare LF empty line (Dovecot, maildrop
  * and GMime at a CR LF one too): after a CR LF one it reads on, as header,
- * up to the next bare LF empty line (in a CRLF message: to the end). When a
- * field there would be stripped in the block, that CR LF line goes out as a
+ * up to the next bare LF empty line (in a CRLF message: to the end), and
+ * with a NUL there to the end of the message. When a field there would be
+ * stripped in the block, or a NUL is there, that CR LF line goes out as a
  * bare LF, the one empty line every reader takes for the end; ordinary
  * messages stay as they are.
  * Past a head cut short, nothing is known: the LF it is. */
@@ -341,6 +363,8 @@ reads_on_into_forged(const struct hdr_block *hb, const struct hdr_edit *ed)
 	for (p = hb->head + hb->end + 2; p < end && *p != '\n'; p = next) {
 		if ((next = line_end(p, end)) == NULL)
 			next = end;
+		if (memchr(p, '\0', (size_t)(next - p)) != NULL)
+			return 1;
 		if (memchr(p, ':', (size_t)(next - p)) == NULL)
 			continue;
 		name = field_name(p, (size_t)(next - p));
@@ -367,7 +391,7 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 	for (i = 0; i < hb->n; i++)
 		if (drop[i] || hdr_strip_match(ed, hb->v[i].name))
 			drop[i] = 1;
-	add_piece(rw, 0, 0, hb->start);
+	add_head_bytes(rw, hb, 0, hb->start);
 	add_text(rw, ed->add, ed->nadd, hb->crlf);
 	/* A new Subject takes the place of the old one; with none, it goes
 	 * on top (the block's last line may lack its newline). */
@@ -389,9 +413,15 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 			subject_done = 1;
 			continue;
 		}
-		add_piece(rw, 0, h->off, h->len);
+		add_head_bytes(rw, hb, h->off, h->len);
 	}
-	if (reads_on_into_forged(hb, ed)) {
+	if (hb->cut) {
+		/* The fields past the cut are not looked at: an empty line
+		 * makes them body for every reader, procmail included. */
+		buf_puts(&rw->text, "\n");
+		add_piece(rw, 1, rw->text.len - 1, 1);
+		add_piece(rw, 0, hb->end, msg_size - hb->end);
+	} else if (reads_on_into_forged(hb, ed)) {
 		buf_puts(&rw->text, "\n");
 		add_piece(rw, 1, rw->text.len - 1, 1);
 		add_piece(rw, 0, hb->end + 2, msg_size - hb->end - 2);

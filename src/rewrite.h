@@ -2,7 +2,9 @@
  * pieces whose concatenation is the message to deliver. Only the top-level
  * header block is looked at; kept headers and every byte after the empty line
  * that ends the block are referenced, not copied, so they go out exactly as
- * they came in (a CR LF empty line may go out as a bare LF, see rewrite.c). */
+ * they came in (but for a NUL, which goes out as a space, a CR LF empty line,
+ * which may go out as a bare LF, and the empty line added where a spooled
+ * block is cut; see rewrite.c). */
 #ifndef SPOT_REWRITE_H
 #define SPOT_REWRITE_H
 
@@ -24,6 +26,7 @@ struct hdr_block {
 	uint64_t end;    /* the empty line that ends the block, or its last byte + 1 */
 	int crlf;        /* the message's own line ending */
 	int end_crlf;    /* that empty line is CR LF, not a bare LF */
+	int cut;         /* the head was cut short (spooled) inside the block */
 	const char *head; /* the bytes parsed (borrowed), their length, and */
 	size_t head_len;  /* whether they are the whole message */
 	int complete;
@@ -51,6 +54,7 @@ struct hdr_edit {
 
 struct piece {
 	int literal;      /* 1: text[off, off+len) of the plan; 0: message bytes */
+	int nul_to_space; /* message bytes, all in the head, each NUL as a space */
 	uint64_t off;
 	uint64_t len;
 };

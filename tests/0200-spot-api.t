@@ -4,7 +4,7 @@
 need_rspamd
 KEY=test-key-$$-s3cr3t
 start_spot_api "$KEY" "clean"
-plan 63
+plan 67
 
 M=$ROOT/tests/fixtures/mail
 LDA=$ROOT/tests/lda-capture
@@ -66,6 +66,34 @@ check_cmp "idempotency key: the same for a retry" "$T/idem.1" "$T/idem.2"
 grep -o '"Idempotency-Key", "[^"]*"' "$(last_json)" > "$T/idem.3"
 check "idempotency key: another message, another key" sh -c "! cmp -s '$T/idem.1' '$T/idem.3'"
 check_grep "idempotency key: the stand-in saw the retry as a duplicate" '"duplicate": true' "$(spot_record $(($(spot_count) - 1)))"
+# without a queue id: only a Received field on top (a fetcher's, with the time of its poll) is
+# left out of the key; the ones below it, the client's address and HELO name are part of it
+idem() { # idem NAME FILE [OPTIONS...]: the Idempotency-Key of one delivery of FILE
+	local name=$1 file=$2
+	shift 2
+	"$BIN" --log none -c /dev/null --no-rspamd --api-url "$API" --api-key-file "$T/key" \
+		-f alice@example.org -r bob@example.net "$@" < "$file" > /dev/null
+	grep -o '"Idempotency-Key", "[^"]*"' "$(last_json)" > "$T/idem.$name"
+}
+{ printf 'Received: by mx.example.net; Tue, 1 Dec 2026 21:00:00 +0000\n'
+  printf 'Received: from a.example.org by b.example.org; Mon, 30 Nov 2026 10:00:00 +0000\n'
+  cat "$M/ham.eml"; } > "$T/lower.a"
+sed '2s/10:00:00/10:00:01/' "$T/lower.a" > "$T/lower.b"
+for t in 21:05:00 21:10:00; do
+	{ printf 'Received: from imap.example.net by localhost with IMAP (fetchmail-6.4.37) for <bob>; Tue, 01 Dec 2026 %s +0000\n' "$t"
+	  cat "$T/lower.a"; } > "$T/lower.fetched.$t"
+done
+idem a "$T/lower.a"
+idem b "$T/lower.b"
+check "idempotency key: messages that differ in a lower Received field, two keys" \
+	sh -c "! cmp -s '$T/idem.a' '$T/idem.b'"
+check_grep "idempotency key: the second one is a new job, not a duplicate" '"duplicate": false' "$(last_json)"
+idem poll1 "$T/lower.fetched.21:05:00"
+idem poll2 "$T/lower.fetched.21:10:00"
+check_cmp "idempotency key: a fetcher's Received on top, another poll, the same key" \
+	"$T/idem.poll1" "$T/idem.poll2"
+idem client "$T/lower.a" --client-address 198.51.100.9 --helo other.example.org
+check "idempotency key: another client, another key" sh -c "! cmp -s '$T/idem.a' '$T/idem.client'"
 
 # phishing, per policy
 with_spot "phishing level=high confidence=0.91" "$M/phish.eml" > "$T/phish91.eml"

@@ -26,7 +26,7 @@ pf_main "mydestination = local.test" "local_transport = local" \
 	"local_recipient_maps = proxy:unix:passwd.byname"
 recipe main.cf.procmail >>"$PF/etc/main.cf"
 pf_start
-plan 75
+plan 83
 
 M=$ROOT/tests/fixtures/mta
 MD=$HOME_U/Maildir
@@ -108,6 +108,19 @@ while IFS=$'\t' read -r id label; do
 		"$rc/$(copies "" "$id")/$(copies .Spam "$id")/$(copies .Junk "$id")/$(copies .Forged "$id")/$(grep -c -a 'X-Spam: Yes in the body' "${got:-/dev/null}")" \
 		"0/1/0/0/0/$body"
 done <"$T/pmx.list"
+# a NUL in the header block, a block longer than spool_threshold (tests/blockend.py): the
+# forged fields behind them reach none of the recipes
+spot_conf_set spool_threshold 64K
+"$PY" "$ROOT/tests/blockend.py" "$T" pmb >"$T/pmb.list"
+while IFS=$'\t' read -r id label; do
+	as_user procmail <"$T/$id.eml"
+	rc=$?
+	got=$(file_of "" "$id")
+	check_eq "block end, $label: exit/INBOX/.Spam/.Junk/.Forged/body" \
+		"$rc/$(copies "" "$id")/$(copies .Spam "$id")/$(copies .Junk "$id")/$(copies .Forged "$id")/$(grep -c -a 'X-Spam: Yes in the body' "${got:-/dev/null}")" \
+		"0/1/0/0/0/1"
+done <"$T/pmb.list"
+spot_conf_set spool_threshold 1M
 spot_conf_set rspamd yes
 recipe procmailrc >"$HOME_U/.procmailrc"
 

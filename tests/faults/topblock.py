@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""topblock.py block|kept|names|body FILE [SPOOL_THRESHOLD]
+"""topblock.py block|kept|names|body|ended FILE [SPOOL_THRESHOLD]
    topblock.py badlines FILE NAME_REGEX
    topblock.py contains IN OUT: the top-level header block of a
 message as VIOLATIONS.md defines it (an independent model of src/rewrite.c):
@@ -11,13 +11,16 @@ message as VIOLATIONS.md defines it (an independent model of src/rewrite.c):
 - a field's name is what precedes its first colon (continuation lines included), white
   space around it removed, up to a NUL; a field without a colon has the name "";
 - in a message longer than SPOOL_THRESHOLD (default 1M) only the first SPOOL_THRESHOLD
-  bytes are looked at, and a field that reaches that cut belongs to the body.
+  bytes are looked at, and a field that reaches that cut belongs to the body; when the block
+  does not end before the cut, an empty line (LF) goes out there;
+- a NUL in a kept field (or in the From_ line) goes out as a space.
 
 block: the block's fields, byte for byte
-kept:  the block's fields, byte for byte, minus those the default strip_headers
-       (STRIP below) remove
+kept:  the block's fields as they go out (a NUL as a space), minus those the default
+       strip_headers (STRIP below) remove
 names: the name of every field of the block, one a line (bytes, as they are)
 body:  every byte after the block
+ended: the message with the empty line that goes out at the cut, if there is one
 contains: exit 0 if every field of IN's block that kept would print, except Subject (which
        a rewrite may replace), is also a field of OUT's block, byte for byte, as often
 badlines: the lines of the fields whose name matches NAME_REGEX (Python, whole name) that
@@ -52,7 +55,8 @@ def split(data, threshold=THRESHOLD):
             break
         fields.append(head[p:nxt])
         p = nxt
-    return start, fields, p
+    cut = not complete and not (head.startswith(b"\n", p) or head.startswith(b"\r\n", p))
+    return start, fields, p, cut
 
 
 def name_of(field):
@@ -74,8 +78,8 @@ def main():
     what, path = sys.argv[1], sys.argv[2]
     if what == "contains":
         from collections import Counter
-        _, fin, _ = split(open(path, "rb").read())
-        _, fout, _ = split(open(sys.argv[3], "rb").read())
+        _, fin, _, _ = split(open(path, "rb").read())
+        _, fout, _, _ = split(open(sys.argv[3], "rb").read())
         want = Counter(f for f in fin if not stripped(name_of(f)) and name_of(f).lower() != b"subject")
         missing = want - Counter(fout)
         for f in missing:
@@ -83,7 +87,7 @@ def main():
         sys.exit(1 if missing else 0)
     threshold = int(sys.argv[3]) if len(sys.argv) > 3 and what != "badlines" else THRESHOLD
     data = open(path, "rb").read()
-    _, fields, end = split(data, threshold)
+    _, fields, end, cut = split(data, threshold)
     out = sys.stdout.buffer
     if what == "block":
         for f in fields:
@@ -91,7 +95,7 @@ def main():
     elif what == "kept":
         for f in fields:
             if not stripped(name_of(f)):
-                out.write(f)
+                out.write(f.replace(b"\0", b" "))
     elif what == "names":
         for f in fields:
             out.write(name_of(f) + b"\n")
@@ -110,6 +114,8 @@ def main():
                     out.write(b"%s: %r (%d bytes)\n" % (name, text[:60], len(text)))
     elif what == "body":
         out.write(data[end:])
+    elif what == "ended":
+        out.write(data[:end] + (b"\n" if cut else b"") + data[end:])
     else:
         sys.exit(__doc__)
 

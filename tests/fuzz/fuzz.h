@@ -74,6 +74,9 @@ fuzz_check_block(const char *head, size_t len, size_t start, int complete,
  * - the bytes before the block (a From_ line) come first, unchanged;
  * - everything from the block's end to msg_size is the last piece, whole;
  * - every message piece inside the block is a run of whole kept fields;
+ * - no NUL goes out before the block's end: pieces with one are written
+ *   with NUL as a space, and lie within the head;
+ * - a block cut short by the head ends at an added bare LF empty line;
  * - the literal text, split again as a header block, is exactly the fields
  *   ed adds (and the Subject), one field each: no value can inject a field
  *   or end the block. */
@@ -99,6 +102,13 @@ fuzz_check_plan(const char *head, size_t len, uint64_t msg_size,
 			continue;
 		}
 		FUZZ_CHECK(p->off >= last_end, "message pieces in order, no overlap");
+		if (p->nul_to_space)
+			FUZZ_CHECK(p->off + p->len <= hb->end && hb->end <= len,
+			    "NUL to space only in the head, before the block's end");
+		else if (p->off < hb->end)
+			FUZZ_CHECK(memchr(head + p->off, '\0', (size_t)((p->off + p->len <
+			    hb->end ? p->off + p->len : hb->end) - p->off)) == NULL,
+			    "no NUL before the block's end");
 		FUZZ_CHECK(p->off + p->len <= msg_size, "message piece within the message");
 		last_end = p->off + p->len;
 		if (p->off + p->len == msg_size && p->off <= hb->end && msg_size > hb->end)
@@ -123,7 +133,14 @@ fuzz_check_plan(const char *head, size_t len, uint64_t msg_size,
 	last = rw->npieces > 0 ? &rw->pieces[rw->npieces - 1] : NULL;
 	prev = rw->npieces > 1 ? &rw->pieces[rw->npieces - 2] : NULL;
 	lf_ends = rw->text.len > 0 && rw->text.data[rw->text.len - 1] == '\n';
-	if (last != NULL && !last->literal && last->off + last->len == msg_size &&
+	if (hb->cut) {
+		FUZZ_CHECK(!hb->complete && last != NULL && !last->literal &&
+		    last->off == hb->end && last->off + last->len == msg_size &&
+		    prev != NULL && prev->literal &&
+		    prev->off + prev->len == rw->text.len && lf_ends,
+		    "a cut block: a bare LF empty line, then the rest whole");
+		sep = 1;
+	} else if (last != NULL && !last->literal && last->off + last->len == msg_size &&
 	    last->off > hb->end) {
 		FUZZ_CHECK(hb->end_crlf && last->off == hb->end + 2 && prev != NULL &&
 		    prev->literal && prev->off + prev->len == rw->text.len && lf_ends,
@@ -151,8 +168,6 @@ fuzz_check_plan(const char *head, size_t len, uint64_t msg_size,
 		    rw->pieces[0].off == 0 && rw->pieces[0].len >= hb->start,
 		    "the From_ line comes first");
 	}
-	(void)head;
-	(void)len;
 
 	/* the added text is exactly the added fields */
 	want = ed->nadd + (ed->subject != NULL);

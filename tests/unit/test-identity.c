@@ -84,7 +84,7 @@ main(void)
 	memcpy(big, MSG, len);
 	memset(big + len, 'x', big_len - len - 1);
 	big[big_len - 1] = '\n';
-	plan(19);
+	plan(25);
 	identity_of(&e, MSG, len, 1 << 20, a);
 	ok(!same(a, zero), "an identity");
 	identity_of(&e, MSG, len, 1 << 20, b);
@@ -133,10 +133,24 @@ main(void)
 	identity_of(&e2, MSG, len, 1 << 20, b);
 	ok(!same(a, b), "another queue id: another identity");
 	e2.client_address = "198.51.100.9";
-	e2.helo = "other";
 	e2.queue_id = e.queue_id;
 	identity_of(&e2, MSG, len, 1 << 20, b);
-	ok(same(a, b), "client address and HELO are not part of it");
+	ok(!same(a, b), "another client address: another identity");
+	e2.client_address = e.client_address;
+	e2.helo = "other";
+	identity_of(&e2, MSG, len, 1 << 20, b);
+	ok(!same(a, b), "another HELO name: another identity");
+	e2.helo = NULL;
+	identity_of(&e2, MSG, len, 1 << 20, b);
+	ok(!same(a, b), "no HELO name given: another identity");
+	e2.helo = e.helo;
+	e2.client_address = NULL;
+	e2.queue_id = NULL;
+	identity_of(&e2, MSG, len, 1 << 20, a);
+	e2.client_address = "";
+	identity_of(&e2, MSG, len, 1 << 20, b);
+	ok(!same(a, b), "no client address differs from an empty one");
+	identity_of(&e, MSG, len, 1 << 20, a);
 
 	memcpy(other, MSG, sizeof(MSG));
 	other[len - 2] ^= 1; /* one bit of the body, past any header */
@@ -160,12 +174,35 @@ main(void)
 	n = snprintf(from, sizeof(from), "Received: from imap.example.net by "
 	    "localhost with IMAP (fetchmail-6.4.37) for <bob>; Tue, 01 Dec 2026 "
 	    "21:00:01 +0000\n%s", MSG);
+	identity_of(&e, from, (size_t)n, 1 << 20, a);
+	from[strstr(from, "21:00:01") - from + 3] = '5';
 	identity_of(&e, from, (size_t)n, 1 << 20, b);
-	ok(same(a, b), "a fetcher's Received on top: the same delivery");
+	ok(same(a, b), "a fetcher's Received on top, another poll: the same delivery");
+	identity_of(&e, MSG, len, 1 << 20, a);
 	n = snprintf(from, sizeof(from), "Subject: other\n%s",
 	    MSG);
 	identity_of(&e, from, (size_t)n, 1 << 20, b);
 	ok(!same(a, b), "another header field: another identity");
+
+	/* a Received below the first other field came with the message */
+	n = snprintf(from, sizeof(from), "%sReceived: from x by y; Mon, 30 Nov 2026 "
+	    "10:00:00 +0000\n%s", "Received: by mx; Tue, 01 Dec 2026 21:00:00 +0000\n"
+	    "Message-ID: <2@example.org>\n", "From: a@example.org\n\nbody\n");
+	identity_of(&e, from, (size_t)n, 1 << 20, a);
+	from[strstr(from, "10:00:00") - from + 1] = '1';
+	identity_of(&e, from, (size_t)n, 1 << 20, b);
+	ok(!same(a, b), "messages that differ in a lower Received: another identity");
+	memcpy(from, "Received: by mx; Tue, 01 Dec 2026 21:09:09", 42);
+	identity_of(&e, from, (size_t)n, 1 << 20, a);
+	ok(same(a, b), "while the one on top may differ");
+	/* most mail: every Received on top, one after the other */
+	n = snprintf(from, sizeof(from), "Received: by mx; Tue, 01 Dec 2026 21:00:00 +0000\n"
+	    "Received: from x by y; Mon, 30 Nov 2026 10:00:00 +0000\n%s", MSG);
+	identity_of(&e, from, (size_t)n, 1 << 20, a);
+	from[strstr(from, "10:00:00") - from + 1] = '1';
+	identity_of(&e, from, (size_t)n, 1 << 20, b);
+	ok(!same(a, b), "messages that differ in the second of the Received fields on top: "
+	    "another identity");
 	free(big);
 	return done_testing();
 }

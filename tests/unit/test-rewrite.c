@@ -19,7 +19,7 @@ static char *
 render(const char *msg, size_t msg_len, const struct rewrite *rw, size_t *out_len)
 {
 	struct buf b = { 0 };
-	size_t i;
+	size_t i, j;
 
 	buf_append(&b, "", 0);
 	for (i = 0; i < rw->npieces; i++) {
@@ -36,6 +36,10 @@ render(const char *msg, size_t msg_len, const struct rewrite *rw, size_t *out_le
 		}
 		buf_append(&b, p->literal ? rw->text.data + p->off : msg + p->off,
 		    (size_t)p->len);
+		if (p->nul_to_space)
+			for (j = b.len - (size_t)p->len; j < b.len; j++)
+				if (b.data[j] == '\0')
+					b.data[j] = ' ';
 	}
 	*out_len = b.len;
 	return b.data;
@@ -354,7 +358,7 @@ test_hostile(void)
 	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "From: a@example.org\n"
 	    "This line has no colon\n"
-	    "X-Nul: a\0b\n"
+	    "X-Nul: a b\n"
 	    "X-8bit: caf\xe9 \xff\xfe\n"
 	    ": empty name\n"
 	    "Subject: s\n"
@@ -407,7 +411,7 @@ test_violations(void)
 	static const char want1[] =
 	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "Subject: hi\rX-Spam: yes\n"
-	    "X-Sp\0am: 1\n"
+	    "X-Sp am: 1\n"
 	    "junk\n"
 	    " X-Spam: yes\n"
 	    "X-A: 1\n"
@@ -783,6 +787,7 @@ test_incomplete(void)
 	    "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
 	    "From: a@example.org\n"
 	    "Subject: s\n"
+	    "\n"  /* <- the cut: what follows is body for every reader */
 	    "X-Partial: abcdef\n"
 	    "X-Spam: beyond the head\n"
 	    "\n"
@@ -952,17 +957,23 @@ is_verdict_line(const char *p, size_t len)
 }
 
 /* procmail: leading empty lines skipped, the block runs to the
- * first "\n\n"; every line in it is searched by "^X-Spam" (the H flag).
+ * first "\n\n", or to the end of the message when a NUL comes before that
+ * (its search for "\n\n" stops at the NUL); every line in it is searched
+ * by "^X-Spam" (the H flag).
  * either = 1: Dovecot and GMime, which end it at "\n" or "\r\n". */
 static int
 forged_in_view(const char *out, size_t len, size_t from_len, int either)
 {
 	const char *p = out + from_len, *end = out + len, *nl;
+	const char *lflf = memmem(out, len, "\n\n", 2);
+	int to_the_end = !either &&
+	    memchr(out, '\0', lflf ? (size_t)(lflf - out) : len) != NULL;
 
 	while (!either && p < end && *p == '\n')
 		p++;
 	for (; p < end; p = nl + 1) {
-		if (*p == '\n' || (either && *p == '\r' && end - p > 1 && p[1] == '\n'))
+		if (!to_the_end && (*p == '\n' ||
+		    (either && *p == '\r' && end - p > 1 && p[1] == '\n')))
 			return 0;
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -1079,10 +1090,10 @@ test_consumer_views(void)
 	}
 	{
 		/* a head cut short inside a field that starts with a CR: no
-		 * empty line ends that block, nothing is taken for one */
+		 * empty line ends that block there, so one is added at the cut */
 		static const char msg[] = "From: a@example.org\n\rX-B: cut here";
 		static const char want[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
-		    "From: a@example.org\n\rX-B: cut here";
+		    "From: a@example.org\n\n\rX-B: cut here";
 
 		/* CRLF, spooled: what procmail would read past the empty line is
 		 * not all there, so that line goes out as a bare LF */
@@ -1109,6 +1120,102 @@ test_consumer_views(void)
 /* The longest name a milter field may have, with values that cannot be
  * folded at a space: 100 KB of one word, 7-bit and 8-bit. No line may pass
  * RFC 5322's 998 bytes. */
+/* A NUL in a kept field, in the From_ line or past a CR LF end line, and a
+ * head cut short inside the block: forged fields in the body or past the
+ * cut reach none of the readers, and nothing but the NULs (as spaces) and
+ * the empty line at the cut changes. */
+static void
+test_nul_and_cut(void)
+{
+	struct edit_spec spec = { STRIP, std_add, NULL };
+	struct hdr_edit ed;
+	int crlf, from, nul_at, cut;
+
+	edit_build(&ed, &spec);
+	for (crlf = 0; crlf < 2; crlf++)
+	for (from = 0; from < 2; from++)
+	for (cut = 0; cut < 2; cut++)
+	for (nul_at = 0; nul_at < 4; nul_at++) {  /* none, field, From_, body */
+		const char *eol = crlf ? "\r\n" : "\n";
+		struct buf m = { 0 }, want = { 0 }, label = { 0 };
+		struct hdr_block hb;
+		struct rewrite rw;
+		size_t from_len = 0, head_len, out_len = 0, i, fill_at;
+		char *out;
+
+		if (nul_at == 2 && !from)
+			continue;
+		buf_printf(&label, "%s%s%s, NUL %s", crlf ? "CRLF" : "LF",
+		    from ? ", From_ line" : "", cut ? ", cut in the block" : "",
+		    (const char *[]){ "nowhere", "in a field", "in the From_ line",
+		    "in the body" }[nul_at]);
+		if (from) {
+			buf_printf(&m, "From alice%s@example.org Mon Jan  1 12:00:00 2024\n",
+			    nul_at == 2 ? "\0" : "");
+			from_len = m.len;
+		}
+		buf_printf(&m, "From: a@example.org%sSubject: x", eol);
+		if (nul_at == 1)
+			buf_append(&m, "\0", 1);
+		buf_printf(&m, "y%s", eol);
+		fill_at = m.len;
+		for (i = 0; i < 20; i++)
+			buf_printf(&m, "X-Filler-%zu: aaaa%s", i, eol);
+		head_len = cut ? m.len - 3 : 0;  /* inside the last filler */
+		buf_printf(&m, "X-Spam: Yes%sX-SPOT-Is-Phishing: yes%s%s", eol, eol, eol);
+		buf_printf(&m, "body line%sX-Spam: Yes in the body", eol);
+		if (nul_at == 3)
+			buf_append(&m, "\0", 1);
+		buf_printf(&m, "%s", eol);
+		if (!cut)
+			head_len = m.len;
+
+		hdr_block_parse(m.data, head_len, from_len, !cut, &hb);
+		rewrite_plan(m.len, &hb, &ed, &rw);
+		out = render(m.data, m.len, &rw, &out_len);
+		ok(out != NULL && !forged_in_view(out, out_len, from_len, 0),
+		    "%s: procmail sees no forged field", label.data);
+		ok(out != NULL && !forged_in_view(out, out_len, from_len, 1),
+		    "%s: Dovecot sees no forged field", label.data);
+		ok(out != NULL && !forged_in_gmime(out, out_len, from_len),
+		    "%s: GMime's parser sees no forged field", label.data);
+		ok(out != NULL && memchr(out, '\0', out_len - (nul_at == 3 ? 2 +
+		    strlen(eol) : 0)) == NULL, "%s: no NUL before the body", label.data);
+
+		/* what is expected, byte for byte */
+		buf_append(&want, m.data, from_len);
+		buf_printf(&want, "X-SPOT-Status: analyzed%sX-Spam-Scanner: rspamd%s",
+		    eol, eol);
+		if (cut) {
+			size_t last = (size_t)(strstr(m.data + head_len - 20, "X-Filler-19") -
+			    m.data);
+
+			buf_append(&want, m.data + from_len, last - from_len);
+			buf_puts(&want, "\n");
+			buf_append(&want, m.data + last, m.len - last);
+		} else {
+			buf_append(&want, m.data + from_len, fill_at - from_len);
+			buf_append(&want, m.data + fill_at, (size_t)(strstr(m.data + fill_at,
+			    "X-Spam: Yes") - m.data) - fill_at);
+			/* a CR LF end line goes out as LF: an X-Spam line follows */
+			buf_puts(&want, "\n");
+			i = (size_t)(strstr(m.data + fill_at, "body line") - m.data);
+			buf_append(&want, m.data + i, m.len - i);
+		}
+		for (i = 0; i < want.len - (nul_at == 3 ? 2 + strlen(eol) : 0); i++)
+			if (want.data[i] == '\0')
+				want.data[i] = ' ';
+		is_mem(out, out_len, want.data, want.len, "%s: output bytes", label.data);
+		free(out);
+		rewrite_free(&rw);
+		hdr_block_free(&hb);
+		buf_free(&m);
+		buf_free(&want);
+		buf_free(&label);
+	}
+	hdr_edit_free(&ed);
+}
+
 static void
 test_long_lines(void)
 {
@@ -1167,5 +1274,6 @@ main(void)
 	test_many_headers();
 	test_consumer_views();
 	test_long_lines();
+	test_nul_and_cut();
 	return done_testing();
 }
