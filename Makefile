@@ -8,7 +8,7 @@ DESTDIR ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS = gmime-3.0 libcurl libcjson
+PKGS = gmime-3.0 libcurl libcjson libcrypto
 CFLAGS ?= -O2 -g
 # Diagnostics are cut to fixed buffers on purpose: no -Wformat-truncation.
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-truncation

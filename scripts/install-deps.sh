@@ -5,7 +5,7 @@
 #                                                 deb: what make deb needs)
 set -eu
 what=${1:-test}
-build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson-dev"
+build="build-essential pkg-config libgmime-3.0-dev libcurl4-openssl-dev libcjson-dev libssl-dev"
 runtime="rspamd python3 dovecot-core"
 # make deb, and tests/0310-package.t (which also runs systemd-tmpfiles)
 deb="debhelper dpkg-dev lintian"

@@ -7,17 +7,41 @@
 #include <string.h>
 #include <strings.h>
 
-#include <glib.h>
+#include <openssl/evp.h>
 
 #include "util.h"
 
 #define READ_CHUNK (64 * 1024)
 
+/* OpenSSL's SHA-256 (libcurl loads libcrypto anyway): several times faster
+ * per byte than GLib's, and the whole message goes through it. */
+static EVP_MD_CTX *
+sha256_new(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+static int
+sha256_done(EVP_MD_CTX *ctx, unsigned char out[DELIVERY_ID_LEN])
+{
+	unsigned int len = DELIVERY_ID_LEN;
+	int ok = EVP_DigestFinal_ex(ctx, out, &len) == 1 && len == DELIVERY_ID_LEN;
+
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
 /* Each field is framed by its length, and an absent one by a length no
  * string has, so that no two envelopes hash the same bytes: ("ab", "c")
  * differs from ("a", "bc"), a missing -f from the null sender "". */
 static void
-field(GChecksum *sum, const char *s)
+field(EVP_MD_CTX *sum, const char *s)
 {
 	unsigned char len[8];
 	uint64_t n = s != NULL ? strlen(s) : UINT64_MAX;
@@ -25,9 +49,9 @@ field(GChecksum *sum, const char *s)
 
 	for (i = 7; i >= 0; i--, n >>= 8)
 		len[i] = (unsigned char)(n & 0xff);
-	g_checksum_update(sum, len, sizeof(len));
+	EVP_DigestUpdate(sum, len, sizeof(len));
 	if (s != NULL)
-		g_checksum_update(sum, (const guchar *)s, (gssize)strlen(s));
+		EVP_DigestUpdate(sum, s, strlen(s));
 }
 
 static int
@@ -42,13 +66,18 @@ static int
 content_digest(const struct msg *m, const struct hdr_block *hb,
     unsigned char out[DELIVERY_ID_LEN], char *err, size_t errlen)
 {
-	GChecksum *sum = g_checksum_new(G_CHECKSUM_SHA256);
-	char *chunk = xmalloc(READ_CHUNK);
+	EVP_MD_CTX *sum;
+	char *chunk;
 	uint64_t off = hb->end;
-	gsize len = DELIVERY_ID_LEN;
 	ssize_t got = 0;
 	size_t i;
 	int rc = 0;
+
+	if ((sum = sha256_new()) == NULL) {
+		snprintf(err, errlen, "SHA-256 is not available");
+		return -1;
+	}
+	chunk = xmalloc(READ_CHUNK);
 
 	/* Only a Received field on top, the one a fetcher adds with the
 	 * time of each poll (a local MTA's is the same on each retry of a
@@ -56,8 +85,7 @@ content_digest(const struct msg *m, const struct hdr_block *hb,
 	 * fields are all on top in most mail. */
 	i = hb->n > 0 && strcasecmp(hb->v[0].name, "Received") == 0;
 	for (; i < hb->n; i++)
-		g_checksum_update(sum, (const guchar *)m->head + hb->v[i].off,
-		    (gssize)hb->v[i].len);
+		EVP_DigestUpdate(sum, m->head + hb->v[i].off, hb->v[i].len);
 	while (off < m->size) {
 		got = msg_pread(m, chunk, READ_CHUNK, off);
 		if (got <= 0) {
@@ -66,11 +94,13 @@ content_digest(const struct msg *m, const struct hdr_block *hb,
 			rc = -1;
 			break;
 		}
-		g_checksum_update(sum, (const guchar *)chunk, got);
+		EVP_DigestUpdate(sum, chunk, (size_t)got);
 		off += (uint64_t)got;
 	}
-	g_checksum_get_digest(sum, out, &len);
-	g_checksum_free(sum);
+	if (sha256_done(sum, out) != 0 && rc == 0) {
+		snprintf(err, errlen, "SHA-256 failed");
+		rc = -1;
+	}
 	free(chunk);
 	return rc;
 }
@@ -82,18 +112,20 @@ delivery_identity(const struct envelope *env, const struct msg *m,
 {
 	unsigned char content[DELIVERY_ID_LEN];
 	const char **rcpt;
-	GChecksum *sum;
-	gsize len = DELIVERY_ID_LEN;
+	EVP_MD_CTX *sum;
 	size_t i;
 
 	if (content_digest(m, hb, content, err, errlen) != 0)
 		return -1;
+	if ((sum = sha256_new()) == NULL) {
+		snprintf(err, errlen, "SHA-256 is not available");
+		return -1;
+	}
 	rcpt = xreallocarray(NULL, env->nrcpt ? env->nrcpt : 1, sizeof(*rcpt));
 	if (env->nrcpt > 0) {
 		memcpy(rcpt, env->rcpt, env->nrcpt * sizeof(*rcpt));
 		qsort(rcpt, env->nrcpt, sizeof(*rcpt), by_bytes);
 	}
-	sum = g_checksum_new(G_CHECKSUM_SHA256);
 	field(sum, "spot-deliver delivery 2");
 	field(sum, env->queue_id);
 	field(sum, env->client_address);
@@ -102,9 +134,11 @@ delivery_identity(const struct envelope *env, const struct msg *m,
 	for (i = 0; i < env->nrcpt; i++)
 		field(sum, rcpt[i]);
 	field(sum, NULL); /* the end of the list: no recipient has that length */
-	g_checksum_update(sum, content, sizeof(content));
-	g_checksum_get_digest(sum, id, &len);
-	g_checksum_free(sum);
+	EVP_DigestUpdate(sum, content, sizeof(content));
 	free(rcpt);
+	if (sha256_done(sum, id) != 0) {
+		snprintf(err, errlen, "SHA-256 failed");
+		return -1;
+	}
 	return 0;
 }
