@@ -89,14 +89,12 @@ wipe_realloc(void *p, size_t n)
 }
 
 void
-http_global_init(const struct config *cfg)
+http_global_init(void)
 {
-	int need_tls = strstr(cfg->api_url, "https:") != NULL ||
-	    strstr(cfg->rspamd_url, "https:") != NULL;
-
-	/* Initialising TLS costs more than a whole scan of a small message:
-	 * only when an https URL is configured. */
-	curl_global_init_mem(need_tls ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING,
+	/* Our allocator, for the wipe above. The TLS library is initialised
+	 * here whatever the flags say (libcurl >= 7.57 ignores
+	 * CURL_GLOBAL_SSL), so that an http-only setup pays for it too. */
+	curl_global_init_mem(CURL_GLOBAL_DEFAULT,
 	    malloc, wipe_free, wipe_realloc, strdup, calloc);
 }
 
@@ -291,8 +289,8 @@ check_upload(struct http_req *r)
 	}
 }
 
-struct http_req *
-http_engine_done(struct http_engine *e)
+static struct http_req *
+engine_done(struct http_engine *e)
 {
 	struct http_req *r;
 	CURLMsg *m;
@@ -317,15 +315,15 @@ http_engine_step(struct http_engine *e, long timeout_ms)
 	struct http_req *r;
 	int running;
 
-	if ((r = http_engine_done(e)) != NULL)
+	if ((r = engine_done(e)) != NULL)
 		return r;
 	curl_multi_perform(e->multi, &running);
-	if ((r = http_engine_done(e)) != NULL)
+	if ((r = engine_done(e)) != NULL)
 		return r;
 	if (timeout_ms > 0)
 		curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
 	curl_multi_perform(e->multi, &running);
-	return http_engine_done(e);
+	return engine_done(e);
 }
 
 int

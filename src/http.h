@@ -53,7 +53,7 @@ struct http_engine {
 	CURLM *multi;
 };
 
-void http_global_init(const struct config *cfg);
+void http_global_init(void);
 void http_engine_init(struct http_engine *e);
 void http_engine_free(struct http_engine *e);
 void http_engine_add(struct http_engine *e, struct http_req *r);
@@ -61,7 +61,6 @@ void http_engine_remove(struct http_engine *e, struct http_req *r);
 /* Waits at most timeout_ms for activity and drives the transfers. Returns the
  * next finished request (its result and status set) or NULL. */
 struct http_req *http_engine_step(struct http_engine *e, long timeout_ms);
-struct http_req *http_engine_done(struct http_engine *e);
 /* One request on its own, at most timeout_ms: 0 when it finished (result
  * and status set), -1 when the time ran out. */
 int http_perform(struct http_req *r, long timeout_ms);

@@ -239,14 +239,9 @@ fold_7bit(struct buf *out, const struct hdr_field *f, const char *eol)
 static void
 fold_8bit(struct buf *out, const struct hdr_field *f, const char *eol)
 {
-	static int gmime_ready;
 	struct hdr_field encoded = { f->name, NULL };
 	char *valid;
 
-	if (!gmime_ready) {
-		g_mime_init();
-		gmime_ready = 1;
-	}
 	/* invalid UTF-8 would be passed on raw: U+FFFD instead */
 	valid = g_utf8_make_valid(f->value, -1);
 	encoded.value = g_mime_utils_header_encode_text(NULL, valid, "utf-8");
