@@ -159,7 +159,7 @@ char **
 lda_argv_build(char *const *lda, const char *extra)
 {
 	size_t n = 0, len;
-	const char *p = extra ? extra : "";
+	const char *p = extra ? extra : "", *e;
 	char **argv;
 
 	while (lda[n] != NULL)
@@ -167,15 +167,10 @@ lda_argv_build(char *const *lda, const char *extra)
 	argv = xcalloc(n + 1, sizeof(*argv));
 	for (n = 0; lda[n] != NULL; n++)
 		argv[n] = xstrdup(lda[n]);
-	for (;;) {
-		p += strspn(p, " \t");
-		if (*p == '\0')
-			break;
-		len = strcspn(p, " \t");
+	while ((e = list_next(&p, " \t", &len)) != NULL) {
 		argv = xreallocarray(argv, n + 2, sizeof(*argv));
-		argv[n++] = xstrndup(p, len);
+		argv[n++] = xstrndup(e, len);
 		argv[n] = NULL;
-		p += len;
 	}
 	return argv;
 }

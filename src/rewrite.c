@@ -133,17 +133,12 @@ hdr_strip_match(const struct hdr_edit *ed, const char *name)
 void
 hdr_edit_set_strip(struct hdr_edit *ed, const char *patterns)
 {
-	const char *p = patterns;
+	const char *p = patterns, *e;
 	size_t n;
 
-	while (*p != '\0') {
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
+	while ((e = list_next(&p, ", \t", &n)) != NULL) {
 		ed->strip = xreallocarray(ed->strip, ed->nstrip + 1, sizeof(*ed->strip));
-		ed->strip[ed->nstrip++] = xstrndup(p, n);
-		p += n;
+		ed->strip[ed->nstrip++] = xstrndup(e, n);
 	}
 }
 

@@ -30,7 +30,6 @@ struct rspamd_reply {
 	char action_name[32];
 	double score;
 	double required;
-	int is_skipped;
 	struct rspamd_symbol *symbols;
 	size_t nsymbols;
 	char *smtp_message;

@@ -10,19 +10,16 @@
 int
 upstream_list_parse(const char *list, struct upstream_list *l)
 {
-	const char *p = list;
+	const char *p = list, *e;
 	size_t n;
 
 	memset(l, 0, sizeof(*l));
-	for (;;) {
-		p += strspn(p, ", \t");
-		if ((n = strcspn(p, ", \t")) == 0)
-			return 0;
+	while ((e = list_next(&p, ", \t", &n)) != NULL) {
 		if (l->n == UPSTREAM_MAX)
 			return -1;
-		l->url[l->n++] = xstrndup(p, n);
-		p += n;
+		l->url[l->n++] = xstrndup(e, n);
 	}
+	return 0;
 }
 
 void
@@ -140,7 +137,7 @@ upstream_order(const struct upstream_list *l, const struct upstream_memory *m,
 void
 upstream_event(struct upstream_events *ev, const char *url, int ok)
 {
-	if (ev->n == sizeof(ev->v) / sizeof(ev->v[0]))
+	if (ev->n == ARRAY_LEN(ev->v))
 		return;
 	ev->v[ev->n].url = url;
 	ev->v[ev->n].ok = ok;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -159,10 +158,26 @@ sanitize_value(char *dst, size_t n, const char *s, size_t max)
 	dst[i] = '\0';
 }
 
-int
-strcase_prefix(const char *s, const char *prefix)
+size_t
+name_index(const char *s, const char *const names[], size_t n,
+    int (*cmp)(const char *, const char *))
 {
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cmp(s, names[i]) == 0)
+			break;
+	return i;
+}
+
+const char *
+list_next(const char **p, const char *seps, size_t *len)
+{
+	const char *s = *p + strspn(*p, seps);
+
+	*len = strcspn(s, seps);
+	*p = s + *len;
+	return *len != 0 ? s : NULL;
 }
 
 void

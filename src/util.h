@@ -36,7 +36,13 @@ int64_t now_ms(void);
  * from a server can never start a new header line. */
 void sanitize_value(char *dst, size_t n, const char *s, size_t max);
 
-int strcase_prefix(const char *s, const char *prefix);
+/* The index of s in names (n of them) by cmp (strcmp, strcasecmp), or n. */
+size_t name_index(const char *s, const char *const names[], size_t n,
+    int (*cmp)(const char *, const char *));
+
+/* The next entry of a list separated by any of seps ("a, b c"): its start,
+ * its length in *len, and *p moved past it; NULL when none is left. */
+const char *list_next(const char **p, const char *seps, size_t *len);
 
 /* "20s", "12m5s", "4h12m", "2d3h": the two largest units of a number of
  * seconds (negative counts as 0). */
