@@ -373,7 +373,7 @@ config_is_secret(const char *name)
 	return k != NULL && k->type == T_SECRET;
 }
 
-void
+int
 config_init(struct config *cfg)
 {
 	char err[CONFIG_ERR_SIZE];
@@ -382,8 +382,9 @@ config_init(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < ARRAY_LEN(keys); i++)
 		if (config_set(cfg, keys[i].name, keys[i].def, err, sizeof(err)) != 0)
-			abort(); /* a bad built-in default is a programming error */
+			return -1; /* a bad built-in default: a programming error */
 	cfg->set_keys = 0;
+	return 0;
 }
 
 void

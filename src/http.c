@@ -108,7 +108,7 @@ http_req_init(struct http_req *r, const char *base_url, const char *path,
 	memset(r, 0, sizeof(*r));
 	r->resp_max = RESP_MAX_DEFAULT;
 	if ((r->easy = curl_easy_init()) == NULL)
-		abort();
+		out_of_memory();
 	if (strncmp(base_url, "unix:", 5) == 0) {
 		curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, base_url + 5);
 		buf_puts(&url, "http://localhost");
@@ -163,7 +163,7 @@ http_req_header(struct http_req *r, const char *name, const char *value)
 	else
 		buf_printf(&h, "%s: %s", name, value);
 	if ((l = curl_slist_append(r->headers, buf_cstr(&h))) == NULL)
-		abort();
+		out_of_memory();
 	explicit_bzero(h.data, h.len);
 	buf_free(&h);
 	r->headers = l;
@@ -246,7 +246,7 @@ void
 http_engine_init(struct http_engine *e)
 {
 	if ((e->multi = curl_multi_init()) == NULL)
-		abort();
+		out_of_memory();
 }
 
 void

@@ -268,10 +268,11 @@ deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
 	report_log(rep);
 }
 
-static int
-exit_code_of(const struct decision *d)
+static enum run_kind
+kind_of(const struct decision *d)
 {
-	return d->outcome == OUTCOME_REJECT ? 77 : d->outcome == OUTCOME_DEFER ? 75 : 0;
+	return d->outcome == OUTCOME_REJECT ? RUN_REJECTED :
+	    d->outcome == OUTCOME_DEFER ? RUN_TEMPFAIL : RUN_DELIVERED;
 }
 
 void
@@ -336,13 +337,13 @@ run(const struct run_opts *o, struct run_result *res)
 	    decide_needs_age(cfg, &sr) ? &age : NULL };
 	if (d.outcome != OUTCOME_DELIVER) {
 		snprintf(res->status, sizeof(res->status), "%s %s", d.code, d.reason);
-		res->kind = d.outcome == OUTCOME_REJECT ? RUN_REJECTED : RUN_TEMPFAIL;
+		res->kind = kind_of(&d);
 	}
 	/* an LDA or standard output: logged once the message is out */
 	if (o->check || d.outcome != OUTCOME_DELIVER || cfg->handoff)
 		report_log(&rep);
 	if (o->check) {
-		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0) {
+		if (report_json(&rep, o->exit_code(kind_of(&d)), res->status, stdout) != 0) {
 			result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
 			log_error("4.3.0 --check: cannot write to standard output");
 		} else

@@ -6,19 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#define EX_TEMPFAIL 75
+static void (*oom_hook)(void);
 
-static void
+void
+set_out_of_memory(void (*hook)(void))
+{
+	oom_hook = hook;
+}
+
+void
 out_of_memory(void)
 {
-	static const char msg[] = "4.3.0 spot-deliver: out of memory\n";
-
-	/* write(2) only: stdio may itself need memory. */
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(EX_TEMPFAIL);
-	_exit(EX_TEMPFAIL);
+	if (oom_hook != NULL)
+		oom_hook();
+	abort();
 }
 
 void *

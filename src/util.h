@@ -1,6 +1,6 @@
 /* Small checked helpers shared by every module: allocation that never returns
- * NULL (an out-of-memory LDA proxy can only defer, and the caller cannot do
- * better than exiting 75), a growable byte buffer, and monotonic time. */
+ * NULL (an out-of-memory LDA proxy can only defer: cmd/ installs the hook
+ * that says so), a growable byte buffer, and monotonic time. */
 #ifndef SPOT_UTIL_H
 #define SPOT_UTIL_H
 
@@ -8,6 +8,11 @@
 #include <stdint.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Called when memory runs out; the hook must not return (abort() if it
+ * does, or if none is set). */
+void set_out_of_memory(void (*hook)(void));
+void out_of_memory(void) __attribute__((noreturn));
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
