@@ -5,9 +5,9 @@
 #define SPOT_SCAN_H
 
 #include "config.h"
-#include "decide.h"
 #include "envelope.h"
 #include "msg.h"
+#include "reply.h"
 #include "upstream.h"
 
 struct scan_params {
