@@ -242,6 +242,12 @@ http_req_error(const struct http_req *r, char *dst, size_t n)
 	snprintf(dst, n, "%s", curl_easy_strerror(r->result));
 }
 
+int
+http_req_host_failed(const struct http_req *r)
+{
+	return r->result != CURLE_OK || r->status >= 500;
+}
+
 void
 http_engine_init(struct http_engine *e)
 {

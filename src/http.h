@@ -48,6 +48,8 @@ void http_req_free(struct http_req *r);
 /* A short text for logs and headers: "HTTP 503", "timeout", "connection refused",
  * "HTTP 200 after 3889 of 200024 bytes of the message". */
 void http_req_error(const struct http_req *r, char *dst, size_t n);
+/* Worth asking the next member: the host, not the message, is the trouble. */
+int http_req_host_failed(const struct http_req *r);
 
 struct http_engine {
 	CURLM *multi;

@@ -32,6 +32,34 @@ upstream_list_free(struct upstream_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void
+upstream_target_init(struct upstream_target *t,
+    const struct upstream_list *list, const struct upstream_memory *memory,
+    uint32_t seed, int64_t deadline)
+{
+	memset(t, 0, sizeof(*t));
+	t->list = list;
+	t->norder = upstream_order(list, memory, upstream_now(), seed, t->order);
+	t->deadline = deadline;
+}
+
+long
+upstream_target_next(struct upstream_target *t)
+{
+	int64_t now = now_ms(), left = t->deadline - now;
+	long share;
+
+	if (t->next >= t->norder || left <= 0)
+		return 0;
+	t->url = t->list->url[t->order[t->next]];
+	share = (long)(left / (int64_t)(t->norder - t->next));
+	t->next++;
+	if (share < 1)
+		share = 1;
+	t->attempt_deadline = now + share;
+	return share;
+}
+
 int64_t
 upstream_now(void)
 {
