@@ -84,12 +84,7 @@ stats_count(const struct config *cfg, int dirfd, struct upstream_memory *um, con
 int
 stats_probe(int dirfd, char *why, size_t n)
 {
-	struct state_map m;
-
-	if (state_map_open(&m, dirfd, FILE_NAME, MAGIC, NWORDS, why, n) != 0)
-		return -1;
-	state_map_close(&m);
-	return 0;
+	return state_probe(dirfd, FILE_NAME, MAGIC, NWORDS, why, n);
 }
 
 int

@@ -35,11 +35,16 @@ const char *buf_cstr(struct buf *b);
 void buf_free(struct buf *b);
 
 int64_t now_ms(void);
+/* write(2) until all of it is written: 0, or -1 with errno set. */
+int write_all(int fd, const void *p, size_t n);
 
 /* Copies s into dst (size n), replacing every control character (CR, LF,
  * NUL, TAB...) by a space and cutting at max bytes, so that a value taken
  * from a server can never start a new header line. */
 void sanitize_value(char *dst, size_t n, const char *s, size_t max);
+/* Whether s has a control character: a value that goes into a header, the
+ * log or a status line as it is must have none. */
+int has_control_char(const char *s);
 
 /* The index of s in names (n of them) by cmp (strcmp, strcasecmp), or n. */
 size_t name_index(const char *s, const char *const names[], size_t n,
