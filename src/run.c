@@ -289,8 +289,9 @@ settle(struct delivery *dv)
 	upstreams_free(cfg, dv->u);
 }
 
-/* Hand-off: the API's 2xx is the delivery (Rspamd, asked before, may still
- * have rejected or deferred). The failure goes into the log line. */
+/* Hand-off: the API's 2xx is the delivery (Rspamd was asked before: what
+ * it rejected or deferred does not get here). The failure goes into the
+ * log line. */
 static void
 hand_off(struct delivery *dv)
 {
