@@ -129,7 +129,11 @@ uninstall:
 clean:
 	rm -rf spot-deliver libspot.a cmd/*.o src/*.o .sysconfdir $(UNIT) build-asan build-fuzz build-valgrind build-report build-deb
 
-.PHONY: all unit check asan install uninstall clean loadtest fuzz fuzz-build reliability deb FORCE
+# One file preprocessed with the build's flags: make -s cpp F=src/decide.c
+cpp:
+	$(CC) $(ALL_CFLAGS) -E $(F)
+
+.PHONY: all unit check asan install uninstall clean loadtest fuzz fuzz-build reliability deb cpp FORCE
 
 # make deb: the Debian package (debian/), built by dpkg-buildpackage in a copy
 # of the tree under DEB_O, so that the tree stays clean; the .deb, .changes and

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "age.h"
@@ -23,18 +24,6 @@
 #include "selftest.h"
 #include "stats.h"
 #include "util.h"
-
-#define EX_OK 0
-#define EX_DATAERR 65
-#define EX_UNAVAILABLE 69
-#define EX_IOERR 74
-#define EX_TEMPFAIL 75
-#define EX_NOPERM 77
-#define EX_CONFIG 78
-
-#ifndef VERSION
-#define VERSION "0.1.0"
-#endif
 
 extern char **environ;
 
@@ -410,6 +399,17 @@ on_signal(int sig)
 }
 
 static void
+on_out_of_memory(void)
+{
+	static const char msg[] = "4.3.0 spot-deliver: out of memory\n";
+
+	/* write(2) only: stdio may itself need memory. */
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(EX_TEMPFAIL);
+	_exit(EX_TEMPFAIL);
+}
+
+static void
 set_signals(void)
 {
 	struct sigaction sa;
@@ -537,7 +537,8 @@ run_delivery(const struct cli *c, const struct config *cfg)
 		status_line(c, "4.3.0 Local delivery failed, try again later");
 		return EX_TEMPFAIL;
 	}
-	ro = (struct run_opts){ cfg, c->env, c->lda, c->check, STDIN_FILENO };
+	ro = (struct run_opts){ cfg, c->env, c->lda, c->check, STDIN_FILENO,
+	    exit_code };
 	run(&ro, &res);
 	if ((rc = exit_code(res.kind)) != EX_OK)
 		status_line(c, res.status);
@@ -552,10 +553,14 @@ main(int argc, char **argv)
 	char warn[CONFIG_ERR_SIZE] = "";
 	int rc = EX_OK, tool;
 
+	set_out_of_memory(on_out_of_memory);
 	core_limit_drop();
 	c.stdout_closed = open_std_fds();
 	set_signals();
-	config_init(&cfg);
+	if (config_init(&cfg) != 0) {
+		fputs("4.3.0 spot-deliver: a built-in default is refused\n", stderr);
+		return EX_TEMPFAIL;
+	}
 	if (parse_args(&c, argc, argv) == 0) {
 		if (c.error[0] == '\0' && load_config(&c, &cfg, warn, sizeof(warn)) == 0 &&
 		    cfg.handoff && c.lda != NULL)

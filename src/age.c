@@ -159,12 +159,7 @@ age_store_exists(const struct config *cfg)
 int
 age_probe(int dirfd, char *why, size_t n)
 {
-	struct state_map m;
-
-	if (state_map_open(&m, dirfd, STORE_NAME, MAGIC, STORE_WORDS, why, n) != 0)
-		return -1;
-	state_map_close(&m);
-	return 0;
+	return state_probe(dirfd, STORE_NAME, MAGIC, STORE_WORDS, why, n);
 }
 
 int

@@ -112,55 +112,32 @@ parse_bool(const char *v, int *out)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" };
 	static const char *const no[] = { "no", "false", "off", "0" };
-	size_t i;
 
-	for (i = 0; i < ARRAY_LEN(yes); i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int
-parse_uint(const char *v, uint64_t max, uint64_t *out, int suffixes)
-{
-	unsigned long long n;
-	uint64_t mult = 1;
-	char *end;
-
-	if (!isdigit((unsigned char)*v))
+	if (name_index(v, yes, ARRAY_LEN(yes), strcasecmp) < ARRAY_LEN(yes))
+		*out = 1;
+	else if (name_index(v, no, ARRAY_LEN(no), strcasecmp) < ARRAY_LEN(no))
+		*out = 0;
+	else
 		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno != 0)
-		return -1;
-	if (suffixes && *end != '\0' && end[1] == '\0') {
-		switch (toupper((unsigned char)*end)) {
-		case 'K': mult = 1024; break;
-		case 'M': mult = 1024 * 1024; break;
-		case 'G': mult = 1024 * 1024 * 1024; break;
-		default: return -1;
-		}
-		end++;
-	}
-	if (*end != '\0' || n > max / mult)
-		return -1;
-	*out = n * mult;
 	return 0;
 }
 
-/* Seconds, or a number with s, m, h or d. */
+static const uint64_t size_factors[] = {
+	1024, 1024 * 1024, 1024 * 1024 * 1024, 1024, 1024 * 1024, 1024 * 1024 * 1024,
+};
+#define SIZE_UNITS "KMGkmg"
+static const uint64_t duration_factors[] = { 1, 60, 3600, 86400 };
+#define DURATION_UNITS "smhd"
+
+/* A number, with at most one unit letter after it: the letter's factor in
+ * factors, at its place in units ("" for a plain number). */
 static int
-parse_duration(const char *v, uint64_t max, uint64_t *out)
+parse_scaled(const char *v, uint64_t max, const char *units,
+    const uint64_t *factors, uint64_t *out)
 {
 	unsigned long long n;
 	uint64_t mult = 1;
+	const char *u;
 	char *end;
 
 	if (!isdigit((unsigned char)*v))
@@ -170,13 +147,9 @@ parse_duration(const char *v, uint64_t max, uint64_t *out)
 	if (errno != 0)
 		return -1;
 	if (*end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 's': mult = 1; break;
-		case 'm': mult = 60; break;
-		case 'h': mult = 3600; break;
-		case 'd': mult = 86400; break;
-		default: return -1;
-		}
+		if ((u = strchr(units, *end)) == NULL)
+			return -1;
+		mult = factors[u - units];
 		end++;
 	}
 	if (*end != '\0' || n > max / mult)
@@ -188,15 +161,14 @@ parse_duration(const char *v, uint64_t max, uint64_t *out)
 static int
 parse_enum(const char *v, const char *const *choices, int *out)
 {
-	int i;
+	size_t n = 0, i;
 
-	for (i = 0; choices[i] != NULL; i++) {
-		if (strcmp(v, choices[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	}
-	return -1;
+	while (choices[n] != NULL)
+		n++;
+	if ((i = name_index(v, choices, n, strcmp)) == n)
+		return -1;
+	*out = (int)i;
+	return 0;
 }
 
 static void
@@ -228,17 +200,6 @@ size_text(char *dst, size_t n, uint64_t v)
 		snprintf(dst, n, "%llu", (unsigned long long)v);
 }
 
-/* A secret goes into a request header as it is: a control character would
- * split the header or cut it short. */
-static int
-has_control_char(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 static int
 set_number(const struct key *k, char *field, const char *value, char *err,
     size_t errlen)
@@ -246,7 +207,8 @@ set_number(const struct key *k, char *field, const char *value, char *err,
 	char lo[32], hi[32];
 	uint64_t u;
 
-	if (parse_uint(value, k->max, &u, k->type == T_SIZE) == 0 && u >= k->min) {
+	if (parse_scaled(value, k->max, k->type == T_SIZE ? SIZE_UNITS : "",
+	    size_factors, &u) == 0 && u >= k->min) {
 		if (k->type == T_SIZE)
 			*(uint64_t *)field = u;
 		else
@@ -294,7 +256,8 @@ set_value(const struct key *k, char *field, const char *value, char *err,
 	case T_SIZE:
 		return set_number(k, field, value, err, errlen);
 	case T_DURATION:
-		if (parse_duration(value, CONFIG_MAX_DURATION, &u) == 0) {
+		if (parse_scaled(value, CONFIG_MAX_DURATION,
+		    DURATION_UNITS, duration_factors, &u) == 0) {
 			*(unsigned *)field = (unsigned)u;
 			return 0;
 		}
@@ -324,6 +287,8 @@ set_value(const struct key *k, char *field, const char *value, char *err,
 		*(char **)field = xstrdup(value);
 		return 0;
 	case T_SECRET:
+		/* it goes into a request header as it is: a control character
+		 * would split the header or cut it short */
 		if (has_control_char(value)) {
 			/* the value itself is never echoed */
 			snprintf(err, errlen, "%s contains a control character (CR, "
@@ -373,7 +338,7 @@ config_is_secret(const char *name)
 	return k != NULL && k->type == T_SECRET;
 }
 
-void
+int
 config_init(struct config *cfg)
 {
 	char err[CONFIG_ERR_SIZE];
@@ -382,8 +347,9 @@ config_init(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < ARRAY_LEN(keys); i++)
 		if (config_set(cfg, keys[i].name, keys[i].def, err, sizeof(err)) != 0)
-			abort(); /* a bad built-in default is a programming error */
+			return -1; /* a bad built-in default: a programming error */
 	cfg->set_keys = 0;
+	return 0;
 }
 
 void

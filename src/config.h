@@ -73,7 +73,8 @@ struct config {
  * its entries longer than this. */
 #define CONFIG_MAX_DURATION (7U * 86400)
 
-void config_init(struct config *cfg);
+/* The built-in defaults; -1 when one is refused (a programming error). */
+int config_init(struct config *cfg);
 void config_free(struct config *cfg);
 
 /* Each returns 0, or -1 with a message in err that names where and what. */

@@ -211,14 +211,9 @@ static const char *const own_fields[] = {
 static int
 is_own_field(const char *name)
 {
-	size_t i;
-
-	if (strncasecmp(name, "X-SPOT-", 7) == 0)
-		return 1;
-	for (i = 0; i < ARRAY_LEN(own_fields); i++)
-		if (strcasecmp(name, own_fields[i]) == 0)
-			return 1;
-	return 0;
+	return strncasecmp(name, "X-SPOT-", 7) == 0 ||
+	    name_index(name, own_fields, ARRAY_LEN(own_fields), strcasecmp) <
+	    ARRAY_LEN(own_fields);
 }
 
 static void

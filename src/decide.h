@@ -5,28 +5,8 @@
 #define SPOT_DECIDE_H
 
 #include "config.h"
+#include "reply.h"
 #include "rewrite.h"
-#include "rspamd.h"
-#include "spot.h"
-
-enum scan_state {
-	SCAN_OFF,      /* not configured */
-	SCAN_SKIPPED,  /* configured, but the message is above scan_max_size */
-	SCAN_DONE,     /* an answer (for the API: a terminal status) */
-	SCAN_PENDING,  /* API only: accepted (202), no verdict by the deadline */
-	SCAN_FAILED,   /* unreachable, timeout, non-2xx, unparseable */
-	SCAN_AUTH,     /* API only: 401/403, our key is wrong */
-};
-
-struct scan_result {
-	enum scan_state rspamd_state;
-	struct rspamd_reply rspamd;
-	char rspamd_error[256];
-	enum scan_state api_state;
-	struct spot_reply spot;   /* job_id may be set in any state */
-	char api_error[256];
-	char skip_note[128];      /* why nothing was asked (SCAN_SKIPPED) */
-};
 
 enum outcome { OUTCOME_DELIVER, OUTCOME_DEFER, OUTCOME_REJECT };
 

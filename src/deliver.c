@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "corelimit.h"
+#include "http.h"
+#include "spot.h"
 #include "util.h"
 
 /* Head bytes with each NUL as a space, a small buffer at a time. */
@@ -174,11 +176,46 @@ deliver_stdout(const struct rewrite *rw, const struct msg *m, char *err,
 	return 0;
 }
 
+enum handoff_result
+deliver_handoff(const struct handoff *p, char *err, size_t errlen)
+{
+	struct http_req req;
+	struct upstream_target t;
+	enum handoff_result st = HANDOFF_FAILED;
+	long timeout;
+
+	memset(&req, 0, sizeof(req));
+	upstream_target_init(&t, p->api, p->memory, p->seed,
+	    now_ms() + p->cfg->analysis_timeout_ms);
+	snprintf(err, errlen, "no API server to ask");
+	while ((timeout = upstream_target_next(&t)) > 0) {
+		http_req_free(&req);
+		spot_request(&req, t.url, p->cfg, p->env, p->m, p->idem_key, timeout);
+		if (http_perform(&req, timeout) != 0) {
+			snprintf(err, errlen, "no answer within %ld ms", timeout);
+		} else if (req.result == CURLE_OK && req.status / 100 == 2) {
+			upstream_event(p->events, t.url, 1);
+			st = HANDOFF_DONE;
+			break;
+		} else {
+			http_req_error(&req, err, errlen);
+			if (!http_req_host_failed(&req)) {
+				if (req.status == 401 || req.status == 403)
+					st = HANDOFF_AUTH;
+				break;
+			}
+		}
+		upstream_event(p->events, t.url, 0);
+	}
+	http_req_free(&req);
+	return st;
+}
+
 char **
 lda_argv_build(char *const *lda, const char *extra)
 {
 	size_t n = 0, len;
-	const char *p = extra ? extra : "";
+	const char *p = extra ? extra : "", *e;
 	char **argv;
 
 	while (lda[n] != NULL)
@@ -186,15 +223,10 @@ lda_argv_build(char *const *lda, const char *extra)
 	argv = xcalloc(n + 1, sizeof(*argv));
 	for (n = 0; lda[n] != NULL; n++)
 		argv[n] = xstrdup(lda[n]);
-	for (;;) {
-		p += strspn(p, " \t");
-		if (*p == '\0')
-			break;
-		len = strcspn(p, " \t");
+	while ((e = list_next(&p, " \t", &len)) != NULL) {
 		argv = xreallocarray(argv, n + 2, sizeof(*argv));
-		argv[n++] = xstrndup(p, len);
+		argv[n++] = xstrndup(e, len);
 		argv[n] = NULL;
-		p += len;
 	}
 	return argv;
 }

@@ -89,14 +89,12 @@ wipe_realloc(void *p, size_t n)
 }
 
 void
-http_global_init(const struct config *cfg)
+http_global_init(void)
 {
-	int need_tls = strstr(cfg->api_url, "https:") != NULL ||
-	    strstr(cfg->rspamd_url, "https:") != NULL;
-
-	/* Initialising TLS costs more than a whole scan of a small message:
-	 * only when an https URL is configured. */
-	curl_global_init_mem(need_tls ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING,
+	/* Our allocator, for the wipe above. The TLS library is initialised
+	 * here whatever the flags say (libcurl >= 7.57 ignores
+	 * CURL_GLOBAL_SSL), so that an http-only setup pays for it too. */
+	curl_global_init_mem(CURL_GLOBAL_DEFAULT,
 	    malloc, wipe_free, wipe_realloc, strdup, calloc);
 }
 
@@ -110,7 +108,7 @@ http_req_init(struct http_req *r, const char *base_url, const char *path,
 	memset(r, 0, sizeof(*r));
 	r->resp_max = RESP_MAX_DEFAULT;
 	if ((r->easy = curl_easy_init()) == NULL)
-		abort();
+		out_of_memory();
 	if (strncmp(base_url, "unix:", 5) == 0) {
 		curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, base_url + 5);
 		buf_puts(&url, "http://localhost");
@@ -165,7 +163,7 @@ http_req_header(struct http_req *r, const char *name, const char *value)
 	else
 		buf_printf(&h, "%s: %s", name, value);
 	if ((l = curl_slist_append(r->headers, buf_cstr(&h))) == NULL)
-		abort();
+		out_of_memory();
 	explicit_bzero(h.data, h.len);
 	buf_free(&h);
 	r->headers = l;
@@ -244,11 +242,17 @@ http_req_error(const struct http_req *r, char *dst, size_t n)
 	snprintf(dst, n, "%s", curl_easy_strerror(r->result));
 }
 
+int
+http_req_host_failed(const struct http_req *r)
+{
+	return r->result != CURLE_OK || r->status >= 500;
+}
+
 void
 http_engine_init(struct http_engine *e)
 {
 	if ((e->multi = curl_multi_init()) == NULL)
-		abort();
+		out_of_memory();
 }
 
 void
@@ -291,8 +295,8 @@ check_upload(struct http_req *r)
 	}
 }
 
-struct http_req *
-http_engine_done(struct http_engine *e)
+static struct http_req *
+engine_done(struct http_engine *e)
 {
 	struct http_req *r;
 	CURLMsg *m;
@@ -317,15 +321,15 @@ http_engine_step(struct http_engine *e, long timeout_ms)
 	struct http_req *r;
 	int running;
 
-	if ((r = http_engine_done(e)) != NULL)
+	if ((r = engine_done(e)) != NULL)
 		return r;
 	curl_multi_perform(e->multi, &running);
-	if ((r = http_engine_done(e)) != NULL)
+	if ((r = engine_done(e)) != NULL)
 		return r;
 	if (timeout_ms > 0)
 		curl_multi_poll(e->multi, NULL, 0, (int)timeout_ms, NULL);
 	curl_multi_perform(e->multi, &running);
-	return http_engine_done(e);
+	return engine_done(e);
 }
 
 int

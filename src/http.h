@@ -48,12 +48,14 @@ void http_req_free(struct http_req *r);
 /* A short text for logs and headers: "HTTP 503", "timeout", "connection refused",
  * "HTTP 200 after 3889 of 200024 bytes of the message". */
 void http_req_error(const struct http_req *r, char *dst, size_t n);
+/* Worth asking the next member: the host, not the message, is the trouble. */
+int http_req_host_failed(const struct http_req *r);
 
 struct http_engine {
 	CURLM *multi;
 };
 
-void http_global_init(const struct config *cfg);
+void http_global_init(void);
 void http_engine_init(struct http_engine *e);
 void http_engine_free(struct http_engine *e);
 void http_engine_add(struct http_engine *e, struct http_req *r);
@@ -61,7 +63,6 @@ void http_engine_remove(struct http_engine *e, struct http_req *r);
 /* Waits at most timeout_ms for activity and drives the transfers. Returns the
  * next finished request (its result and status set) or NULL. */
 struct http_req *http_engine_step(struct http_engine *e, long timeout_ms);
-struct http_req *http_engine_done(struct http_engine *e);
 /* One request on its own, at most timeout_ms: 0 when it finished (result
  * and status set), -1 when the time ran out. */
 int http_perform(struct http_req *r, long timeout_ms);

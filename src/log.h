@@ -5,6 +5,8 @@
 #ifndef SPOT_LOG_H
 #define SPOT_LOG_H
 
+#include <syslog.h>
+
 #include "config.h"
 
 void log_open(int sink);
@@ -12,8 +14,10 @@ void log_open(int sink);
  * NULL or "" (as Postfix writes). Never called for the tools, whose lines
  * concern no message. */
 void log_set_queue_id(const char *qid);
-void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line at a syslog(3) priority. */
+void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_at(LOG_ERR, __VA_ARGS__)
 
 #endif

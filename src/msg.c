@@ -12,25 +12,6 @@
 
 #define CHUNK (64 * 1024)
 
-int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static ssize_t
 read_some(int fd, void *p, size_t n)
 {

@@ -35,6 +35,5 @@ ssize_t msg_pread(const struct msg *m, void *buf, size_t len, uint64_t off);
 int msg_copy_out(const struct msg *m, int fd, uint64_t off, uint64_t len);
 /* Opens an unlinked temporary file in dir (or $TMPDIR, /tmp). */
 int spool_open(const char *dir);
-int write_all(int fd, const void *p, size_t n);
 
 #endif

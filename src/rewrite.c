@@ -134,17 +134,12 @@ hdr_strip_match(const struct hdr_edit *ed, const char *name)
 void
 hdr_edit_set_strip(struct hdr_edit *ed, const char *patterns)
 {
-	const char *p = patterns;
+	const char *p = patterns, *e;
 	size_t n;
 
-	while (*p != '\0') {
-		p += strspn(p, ", \t");
-		n = strcspn(p, ", \t");
-		if (n == 0)
-			break;
+	while ((e = list_next(&p, ", \t", &n)) != NULL) {
 		ed->strip = xreallocarray(ed->strip, ed->nstrip + 1, sizeof(*ed->strip));
-		ed->strip[ed->nstrip++] = xstrndup(p, n);
-		p += n;
+		ed->strip[ed->nstrip++] = xstrndup(e, n);
 	}
 }
 
@@ -240,14 +235,9 @@ fold_7bit(struct buf *out, const struct hdr_field *f, const char *eol)
 static void
 fold_8bit(struct buf *out, const struct hdr_field *f, const char *eol)
 {
-	static int gmime_ready;
 	struct hdr_field encoded = { f->name, NULL };
 	char *valid;
 
-	if (!gmime_ready) {
-		g_mime_init();
-		gmime_ready = 1;
-	}
 	/* invalid UTF-8 would be passed on raw: U+FFFD instead */
 	valid = g_utf8_make_valid(f->value, -1);
 	encoded.value = g_mime_utils_header_encode_text(NULL, valid, "utf-8");

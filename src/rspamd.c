@@ -42,12 +42,9 @@ rspamd_request(struct http_req *r, const char *url, const struct config *cfg,
 static enum rspamd_action
 action_from_name(const char *s)
 {
-	size_t i;
+	size_t i = name_index(s, action_names, ARRAY_LEN(action_names), strcmp);
 
-	for (i = 0; i < ARRAY_LEN(action_names); i++)
-		if (strcmp(s, action_names[i]) == 0)
-			return (enum rspamd_action)i;
-	return RSPAMD_UNKNOWN;
+	return i < ARRAY_LEN(action_names) ? (enum rspamd_action)i : RSPAMD_UNKNOWN;
 }
 
 static double
@@ -148,7 +145,7 @@ int
 rspamd_parse(const char *json, size_t len, struct rspamd_reply *out, char *err,
     size_t errlen)
 {
-	const cJSON *action, *messages, *skipped;
+	const cJSON *action, *messages;
 	cJSON *root;
 
 	memset(out, 0, sizeof(*out));
@@ -169,8 +166,6 @@ rspamd_parse(const char *json, size_t len, struct rspamd_reply *out, char *err,
 	    action->valuestring, sizeof(out->action_name) - 1);
 	out->score = number(root, "score");
 	out->required = number(root, "required_score");
-	skipped = cJSON_GetObjectItemCaseSensitive(root, "is_skipped");
-	out->is_skipped = cJSON_IsTrue(skipped);
 	parse_symbols(cJSON_GetObjectItemCaseSensitive(root, "symbols"), out);
 	messages = cJSON_GetObjectItemCaseSensitive(root, "messages");
 	if (cJSON_IsObject(messages) && (out->smtp_message =

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gmime/gmime.h>
+
 #include "age.h"
 #include "decide.h"
 #include "deliver.h"
@@ -190,30 +192,6 @@ scan_params_of(const struct run_opts *o, const struct msg *m, const char *idem,
 	    u->seed, &u->events };
 }
 
-/* Hand-off: the API's 2xx is the delivery. Rspamd, asked before, may still
- * reject or defer. */
-static void
-hand_off(const struct scan_params *p, struct run_result *res, char *failure,
-    size_t n)
-{
-	char err[256];
-
-	switch (scan_handoff(p, err, sizeof(err))) {
-	case SCAN_DONE:
-		result(res, RUN_DELIVERED, "2.0.0 Handed off to the API");
-		return;
-	case SCAN_AUTH:
-		result(res, RUN_TEMPFAIL, "4.7.0 Delivery failed, try again later");
-		snprintf(failure, n, "4.7.0 the SPOT API refused our key (%s); "
-		    "check api_key_file", err);
-		break;
-	default:
-		result(res, RUN_TEMPFAIL, "4.4.1 Delivery failed, try again later");
-		snprintf(failure, n, "4.4.1 hand-off to the API failed: %s", err);
-		break;
-	}
-}
-
 /* The API gets the message to deliver it, or to analyse it unless the
  * message is skipped: only then is its Idempotency-Key worth the digest of
  * the whole message. */
@@ -284,31 +262,11 @@ delivered_via(const struct run_opts *o, char *dst, size_t n)
 	    slash + 1 : name);
 }
 
-/* Filter mode writes first and logs what happened; an LDA replaces us, so
- * the line is written before the exec and again if the exec failed. */
-static void
-deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
-    const struct decision *d, struct report *rep, struct run_result *res)
+static enum run_kind
+kind_of(const struct decision *d)
 {
-	char err[600], failure[620];
-	char **argv;
-
-	if (o->lda == NULL) {
-		if (deliver_stdout(rw, m, err, sizeof(err)) == 0) {
-			result(res, RUN_DELIVERED, "2.0.0 Written to standard output");
-			report_log(rep);
-			return;
-		}
-	} else {
-		report_log(rep);
-		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, d));
-		deliver_exec(rw, m, argv, o->cfg->spool_dir, err, sizeof(err));
-		lda_argv_free(argv);
-	}
-	result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
-	snprintf(failure, sizeof(failure), "4.3.0 %s", err);
-	rep->failure = failure;
-	report_log(rep);
+	return d->outcome == OUTCOME_REJECT ? RUN_REJECTED :
+	    d->outcome == OUTCOME_DEFER ? RUN_TEMPFAIL : RUN_DELIVERED;
 }
 
 /* A delivery that may have been deferred before (it was scanned, with
@@ -336,10 +294,135 @@ delivered_id(const struct run_opts *o, const struct msg *m,
 	return ident->id;
 }
 
-static int
-exit_code_of(const struct decision *d)
+/* One delivery from its decision on. */
+struct delivery {
+	const struct run_opts *o;
+	const struct msg *m;
+	const struct hdr_block *hb;
+	const struct scan_result *sr;
+	const struct decision *d;
+	const struct age *age;
+	struct upstreams *u;
+	const char *idem;
+	struct identity *ident;
+	int64_t start;
+	struct run_result *res;
+	struct hdr_edit ed;
+	struct rewrite rw;
+	struct report rep;
+	char via[300];
+	char failure[620];
+};
+
+/* Everything but the delivery itself: the rewrite, the log line (unless
+ * it waits for the message to be out), --check's report, the counters
+ * and the dead-host memory. */
+static void
+settle(struct delivery *dv)
 {
-	return d->outcome == OUTCOME_REJECT ? 77 : d->outcome == OUTCOME_DEFER ? 75 : 0;
+	const struct run_opts *o = dv->o;
+	const struct config *cfg = o->cfg;
+	const struct decision *d = dv->d;
+	struct run_result *res = dv->res;
+
+	/* The last request is done: nothing from here on needs a secret, and
+	 * the copy for the LDA or a core must not find one. */
+	config_wipe_secrets(cfg);
+	hdr_edit_set_strip(&dv->ed, cfg->strip_headers);
+	decide_headers(cfg, dv->sr, d, &dv->ed);
+	rewrite_plan(dv->m->size, dv->hb, &dv->ed, &dv->rw);
+
+	/* hand-off sends the message as it came: nothing is stripped */
+	delivered_via(o, dv->via, sizeof(dv->via));
+	dv->rep = (struct report){ cfg, &o->env, dv->hb, dv->m->size, dv->sr, d,
+	    &dv->ed, cfg->handoff ? 0 : dv->rw.removed, o->check, dv->via,
+	    dv->failure[0] != '\0' ? dv->failure : NULL, now_ms() - dv->start,
+	    decide_needs_age(cfg, dv->sr) ? dv->age : NULL };
+	if (d->outcome != OUTCOME_DELIVER) {
+		snprintf(res->status, sizeof(res->status), "%s %s", d->code, d->reason);
+		res->kind = kind_of(d);
+	}
+	/* an LDA or standard output: logged once the message is out */
+	if (o->check || d->outcome != OUTCOME_DELIVER || cfg->handoff)
+		report_log(&dv->rep);
+	if (o->check) {
+		if (report_json(&dv->rep, o->exit_code(kind_of(d)), res->status,
+		    stdout) != 0) {
+			result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+			log_error("4.3.0 --check: cannot write to standard output");
+		} else
+			res->kind = RUN_CHECKED;
+	}
+	/* before an exec: nothing is written after it */
+	record(&(struct record){ cfg, dv->u, o->check ? NULL : dv->sr, d,
+	    dv->rep.elapsed_ms, delivered_id(o, dv->m, dv->hb, dv->sr, d, res,
+	    dv->ident) });
+	upstreams_free(dv->u);
+}
+
+/* Hand-off: the API's 2xx is the delivery (Rspamd was asked before: what
+ * it rejected or deferred does not get here). The failure goes into the
+ * log line. */
+static void
+hand_off(struct delivery *dv)
+{
+	const struct run_opts *o = dv->o;
+	struct handoff h = { o->cfg, &o->env, dv->m, dv->idem, &dv->u->api,
+	    &dv->u->memory, dv->u->seed, &dv->u->events };
+	struct run_result *res = dv->res;
+	char err[256];
+
+	memory_check(o->cfg, dv->u);
+	switch (deliver_handoff(&h, err, sizeof(err))) {
+	case HANDOFF_DONE:
+		result(res, RUN_DELIVERED, "2.0.0 Handed off to the API");
+		return;
+	case HANDOFF_AUTH:
+		result(res, RUN_TEMPFAIL, "4.7.0 Delivery failed, try again later");
+		snprintf(dv->failure, sizeof(dv->failure), "4.7.0 the SPOT API "
+		    "refused our key (%s); check api_key_file", err);
+		break;
+	case HANDOFF_FAILED:
+		result(res, RUN_TEMPFAIL, "4.4.1 Delivery failed, try again later");
+		snprintf(dv->failure, sizeof(dv->failure), "4.4.1 hand-off to the "
+		    "API failed: %s", err);
+		break;
+	}
+}
+
+/* The one place the message leaves, by one of deliver.h's three ways. The
+ * hand-off's answers are recorded after it; an LDA replaces us, so all is
+ * written before the exec, the log line too, and again if the exec failed;
+ * filter mode writes first and logs what happened. */
+static void
+deliver(struct delivery *dv)
+{
+	const struct run_opts *o = dv->o;
+	char err[600];
+	char **argv;
+
+	if (o->cfg->handoff) {
+		hand_off(dv);
+		settle(dv);
+		return;
+	}
+	settle(dv);
+	if (o->lda == NULL) {
+		if (deliver_stdout(&dv->rw, dv->m, err, sizeof(err)) == 0) {
+			result(dv->res, RUN_DELIVERED, "2.0.0 Written to standard output");
+			report_log(&dv->rep);
+			return;
+		}
+	} else {
+		report_log(&dv->rep);
+		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, dv->d));
+		deliver_exec(&dv->rw, dv->m, argv, o->cfg->spool_dir, err, sizeof(err));
+		lda_argv_free(argv);
+	}
+	result(dv->res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+	snprintf(dv->failure, sizeof(dv->failure), "4.3.0 %s", err);
+	dv->rep.failure = dv->failure;
+	report_log(&dv->rep);
 }
 
 void
@@ -347,25 +430,22 @@ run(const struct run_opts *o, struct run_result *res)
 {
 	const struct config *cfg = o->cfg;
 	struct upstreams u;
-	struct scan_params p;
 	struct scan_result sr;
 	struct hdr_block hb;
-	struct hdr_edit ed;
-	struct rewrite rw;
+	struct delivery dv;
 	struct decision d;
-	struct report rep;
 	struct msg m;
-	char idem[SPOT_IDEM_KEY_SIZE] = "", via[300], failure[300] = "";
+	char idem[SPOT_IDEM_KEY_SIZE] = "";
 	struct age age = { 0 };
 	struct identity ident = { { 0 }, 0 };
 	int64_t start = now_ms();
 
 	memset(res, 0, sizeof(*res));
 	memset(&sr, 0, sizeof(sr));
-	memset(&ed, 0, sizeof(ed));
 	if (!cfg->api_tls_verify && *cfg->api_url != '\0')
 		log_warn("api_tls_verify = no: the API's certificate is not checked");
-	http_global_init(cfg);
+	http_global_init();
+	g_mime_init();
 	if (read_message(o, &m, res) != 0)
 		goto out;
 	hdr_block_parse(m.head, m.head_len, m.from_len, m.spool_fd < 0, &hb);
@@ -385,46 +465,15 @@ run(const struct run_opts *o, struct run_result *res)
 		    (int64_t)time(NULL), &age);
 	}
 	decide(cfg, &sr, age.seconds, &d);
-	if (!o->check && d.outcome == OUTCOME_DELIVER && cfg->handoff) {
-		memory_check(cfg, &u);
-		p = scan_params_of(o, &m, idem, &u, 0, 1);
-		hand_off(&p, res, failure, sizeof(failure));
-	}
-	/* The last request is done: nothing from here on needs a secret, and
-	 * the copy for the LDA or a core must not find one. */
-	config_wipe_secrets(cfg);
-	hdr_edit_set_strip(&ed, cfg->strip_headers);
-	decide_headers(cfg, &sr, &d, &ed);
-	rewrite_plan(m.size, &hb, &ed, &rw);
-
-	/* hand-off sends the message as it came: nothing is stripped */
-	delivered_via(o, via, sizeof(via));
-	rep = (struct report){ cfg, &o->env, &hb, m.size, &sr, &d, &ed,
-	    cfg->handoff ? 0 : rw.removed, o->check, via,
-	    failure[0] != '\0' ? failure : NULL, now_ms() - start,
-	    decide_needs_age(cfg, &sr) ? &age : NULL };
-	if (d.outcome != OUTCOME_DELIVER) {
-		snprintf(res->status, sizeof(res->status), "%s %s", d.code, d.reason);
-		res->kind = d.outcome == OUTCOME_REJECT ? RUN_REJECTED : RUN_TEMPFAIL;
-	}
-	/* an LDA or standard output: logged once the message is out */
-	if (o->check || d.outcome != OUTCOME_DELIVER || cfg->handoff)
-		report_log(&rep);
-	if (o->check) {
-		if (report_json(&rep, exit_code_of(&d), res->status, stdout) != 0) {
-			result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
-			log_error("4.3.0 --check: cannot write to standard output");
-		} else
-			res->kind = RUN_CHECKED;
-	}
-	/* before an exec: nothing is written after it */
-	record(&(struct record){ cfg, &u, o->check ? NULL : &sr, &d,
-	    rep.elapsed_ms, delivered_id(o, &m, &hb, &sr, &d, res, &ident) });
-	upstreams_free(&u);
-	if (!o->check && d.outcome == OUTCOME_DELIVER && !cfg->handoff)
-		deliver(o, &m, &rw, &d, &rep, res);
-	rewrite_free(&rw);
-	hdr_edit_free(&ed);
+	dv = (struct delivery){ .o = o, .m = &m, .hb = &hb, .sr = &sr, .d = &d,
+	    .age = &age, .u = &u, .idem = idem, .ident = &ident, .start = start,
+	    .res = res };
+	if (!o->check && d.outcome == OUTCOME_DELIVER)
+		deliver(&dv);
+	else
+		settle(&dv);
+	rewrite_free(&dv.rw);
+	hdr_edit_free(&dv.ed);
 	scan_result_free(&sr);
 	hdr_block_free(&hb);
 	msg_free(&m);

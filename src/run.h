@@ -8,11 +8,11 @@
 #include "envelope.h"
 
 enum run_kind {
-	RUN_DELIVERED,  /* 0 */
-	RUN_CHECKED,    /* 0: --check printed its report */
-	RUN_DATAERR,    /* 65 */
-	RUN_TEMPFAIL,   /* 75 */
-	RUN_REJECTED,   /* 77 */
+	RUN_DELIVERED,
+	RUN_CHECKED,    /* --check printed its report */
+	RUN_DATAERR,    /* the input is no message: a bounce */
+	RUN_TEMPFAIL,   /* try again later */
+	RUN_REJECTED,   /* the policy refuses it: a bounce */
 };
 
 struct run_result {
@@ -28,6 +28,8 @@ struct run_opts {
 	char *const *lda;  /* NULL: filter mode, the message goes to stdout */
 	int check;
 	int in_fd;
+	/* cmd/'s mapping of a result to an exit code, for --check's report */
+	int (*exit_code)(enum run_kind kind);
 };
 
 void run(const struct run_opts *o, struct run_result *res);

@@ -11,54 +11,6 @@
 /* The longest sleep between looks at the clock. */
 #define SLICE_MS 100
 
-/* The members of one upstream list still to try, within one deadline. */
-struct target {
-	const struct upstream_list *list;
-	size_t order[UPSTREAM_MAX];
-	size_t norder;
-	size_t next;
-	const char *url;          /* the member asked now */
-	int64_t deadline;         /* for all members together */
-	int64_t attempt_deadline; /* for this member */
-};
-
-static void
-target_init(struct target *t, const struct upstream_list *list,
-    const struct upstream_memory *memory, uint32_t seed, int64_t deadline)
-{
-	memset(t, 0, sizeof(*t));
-	t->list = list;
-	t->norder = upstream_order(list, memory, upstream_now(), seed, t->order);
-	t->deadline = deadline;
-}
-
-/* Picks the next member; its share of the time left is an equal part for
- * each member still to try, so that a hanging one leaves time for the
- * others. Returns the attempt's timeout in ms, or 0 when none is left. */
-static long
-target_next(struct target *t)
-{
-	int64_t now = now_ms(), left = t->deadline - now;
-	long share;
-
-	if (t->next >= t->norder || left <= 0)
-		return 0;
-	t->url = t->list->url[t->order[t->next]];
-	share = (long)(left / (int64_t)(t->norder - t->next));
-	t->next++;
-	if (share < 1)
-		share = 1;
-	t->attempt_deadline = now + share;
-	return share;
-}
-
-/* Worth asking the next member: the host, not the message, is the trouble. */
-static int
-failover_worthy(const struct http_req *r)
-{
-	return r->result != CURLE_OK || r->status >= 500;
-}
-
 struct scan {
 	const struct config *cfg;
 	const struct envelope *env;
@@ -73,13 +25,13 @@ enum api_phase { API_IDLE, API_POST, API_POLL, API_WAIT_POLL };
 
 struct rspamd_job {
 	struct http_req req;
-	struct target t;
+	struct upstream_target t;
 	int active;
 };
 
 struct api_job {
 	struct http_req req;
-	struct target t;
+	struct upstream_target t;
 	enum api_phase phase;
 	int64_t poll_at;
 	int accepted;   /* a 202 came: PENDING, not FAILED, at the deadline */
@@ -89,7 +41,7 @@ struct api_job {
 static void
 rspamd_start(struct scan *s, struct rspamd_job *job)
 {
-	long timeout = target_next(&job->t);
+	long timeout = upstream_target_next(&job->t);
 
 	http_req_free(&job->req);
 	job->active = timeout > 0;
@@ -112,7 +64,7 @@ rspamd_done(struct scan *s, struct rspamd_job *job)
 	char err[256];
 
 	job->active = 0;
-	if (failover_worthy(r)) {
+	if (http_req_host_failed(r)) {
 		upstream_event(s->events, job->t.url, 0);
 		http_req_error(r, sr->rspamd_error, sizeof(sr->rspamd_error));
 		rspamd_start(s, job);
@@ -150,7 +102,7 @@ rspamd_check_time(struct scan *s, struct rspamd_job *job, int64_t now)
 static void
 api_start(struct scan *s, struct api_job *job)
 {
-	long timeout = target_next(&job->t);
+	long timeout = upstream_target_next(&job->t);
 
 	http_req_free(&job->req);
 	if (timeout <= 0) {
@@ -222,7 +174,7 @@ api_done(struct scan *s, struct api_job *job)
 	int is_poll = job->phase == API_POLL;
 
 	job->phase = API_IDLE;
-	if (failover_worthy(r) || r->status == 429) {
+	if (http_req_host_failed(r) || r->status == 429) {
 		http_req_error(r, sr->api_error, sizeof(sr->api_error));
 		if (is_poll) { /* the job exists there: ask again until the deadline */
 			api_wait(s->cfg, job);
@@ -297,12 +249,12 @@ scan_run(const struct scan_params *p, struct scan_result *sr)
 	memset(&aj, 0, sizeof(aj));
 	http_engine_init(&s.eng);
 	if (p->rspamd != NULL) {
-		target_init(&rj.t, p->rspamd, p->memory, p->seed,
+		upstream_target_init(&rj.t, p->rspamd, p->memory, p->seed,
 		    start + p->cfg->timeout_ms);
 		rspamd_start(&s, &rj);
 	}
 	if (p->api != NULL) {
-		target_init(&aj.t, p->api, p->memory, p->seed,
+		upstream_target_init(&aj.t, p->api, p->memory, p->seed,
 		    start + p->cfg->analysis_timeout_ms);
 		api_start(&s, &aj);
 	}
@@ -329,39 +281,4 @@ scan_run(const struct scan_params *p, struct scan_result *sr)
 	http_req_free(&aj.req);
 	free(aj.location);
 	http_engine_free(&s.eng);
-}
-
-enum scan_state
-scan_handoff(const struct scan_params *p, char *err, size_t errlen)
-{
-	struct http_req req;
-	struct target t;
-	enum scan_state st = SCAN_FAILED;
-	long timeout;
-
-	memset(&req, 0, sizeof(req));
-	target_init(&t, p->api, p->memory, p->seed,
-	    now_ms() + p->cfg->analysis_timeout_ms);
-	snprintf(err, errlen, "no API server to ask");
-	while ((timeout = target_next(&t)) > 0) {
-		http_req_free(&req);
-		spot_request(&req, t.url, p->cfg, p->env, p->m, p->idem_key, timeout);
-		if (http_perform(&req, timeout) != 0) {
-			snprintf(err, errlen, "no answer within %ld ms", timeout);
-		} else if (req.result == CURLE_OK && req.status / 100 == 2) {
-			upstream_event(p->events, t.url, 1);
-			st = SCAN_DONE;
-			break;
-		} else {
-			http_req_error(&req, err, errlen);
-			if (!failover_worthy(&req)) {
-				if (req.status == 401 || req.status == 403)
-					st = SCAN_AUTH;
-				break;
-			}
-		}
-		upstream_event(p->events, t.url, 0);
-	}
-	http_req_free(&req);
-	return st;
 }

@@ -5,9 +5,9 @@
 #define SPOT_SCAN_H
 
 #include "config.h"
-#include "decide.h"
 #include "envelope.h"
 #include "msg.h"
+#include "reply.h"
 #include "upstream.h"
 
 struct scan_params {
@@ -24,8 +24,5 @@ struct scan_params {
 
 /* Fills the rspamd_* and api_* parts of sr for the scanners asked. */
 void scan_run(const struct scan_params *p, struct scan_result *sr);
-/* Hand-off: POSTs the message to the API, whose 2xx is the delivery.
- * Returns SCAN_DONE, SCAN_AUTH or SCAN_FAILED (error in err). */
-enum scan_state scan_handoff(const struct scan_params *p, char *err, size_t errlen);
 
 #endif

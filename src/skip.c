@@ -67,18 +67,14 @@ static int
 each_entry(const char *list, int (*fn)(const char *, size_t, const void *),
     const void *arg)
 {
-	const char *p = list;
+	const char *p = list, *e;
 	size_t n;
 	int r;
 
-	for (;;) {
-		p += strspn(p, ", \t");
-		if ((n = strcspn(p, ", \t")) == 0)
-			return 0;
-		if ((r = fn(p, n, arg)) != 0)
+	while ((e = list_next(&p, ", \t", &n)) != NULL)
+		if ((r = fn(e, n, arg)) != 0)
 			return r;
-		p += n;
-	}
+	return 0;
 }
 
 static int

@@ -151,9 +151,8 @@ spot_parse(const char *json, size_t len, struct spot_reply *out, char *err,
 	}
 	sanitize_value(out->job_id, sizeof(out->job_id), job->valuestring,
 	    sizeof(out->job_id) - 1);
-	for (i = 0; i < ARRAY_LEN(status_names); i++)
-		if (strcmp(status->valuestring, status_names[i]) == 0)
-			break;
+	i = name_index(status->valuestring, status_names, ARRAY_LEN(status_names),
+	    strcmp);
 	if (i == ARRAY_LEN(status_names)) {
 		snprintf(err, errlen, "API answer has an unknown status");
 		goto done;

@@ -9,16 +9,7 @@
 #include "envelope.h"
 #include "http.h"
 #include "identity.h"
-
-enum spot_status { SPOT_ANALYZED, SPOT_ACCEPTED, SPOT_TIMEOUT, SPOT_REJECTED };
-
-struct spot_reply {
-	enum spot_status status;
-	char job_id[129];
-	int is_phishing;
-	char threat_level[65];
-	double confidence;
-};
+#include "reply.h"
 
 void spot_request(struct http_req *r, const char *url, const struct config *cfg,
     const struct envelope *env, const struct msg *m, const char *idem_key,
@@ -28,9 +19,6 @@ void spot_request(struct http_req *r, const char *url, const struct config *cfg,
 void spot_poll_request(struct http_req *r, const char *url,
     const struct config *cfg, const char *location, const char *job_id,
     long timeout_ms);
-int spot_parse(const char *json, size_t len, struct spot_reply *out,
-    char *err, size_t errlen);
-const char *spot_status_name(enum spot_status s);
 /* "<queue id>-<the delivery identity in hex>", or the hex alone when the
  * queue id is missing or not a short alphanumeric token: one key per
  * delivery, the same for every retry of it (docs/spot-api.md). */

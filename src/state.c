@@ -123,24 +123,6 @@ size_of(size_t nwords)
 	return sizeof(struct state_header) + nwords * sizeof(uint64_t);
 }
 
-static int
-write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, c, n)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The complete new file, under no name yet: O_TMPFILE, linked in through
  * /proc/self/fd. -1 with errno, or 1 when the system cannot do it. */
 static int
@@ -308,6 +290,18 @@ state_map_close(struct state_map *m)
 	if (m->base != NULL)
 		munmap(m->base, m->size);
 	memset(m, 0, sizeof(*m));
+}
+
+int
+state_probe(int dirfd, const char *name, const char magic[8], size_t nwords,
+    char *why, size_t n)
+{
+	struct state_map m;
+
+	if (state_map_open(&m, dirfd, name, magic, nwords, why, n) != 0)
+		return -1;
+	state_map_close(&m);
+	return 0;
 }
 
 /* Opens dir/name for reading, a regular file of size bytes, without

@@ -41,6 +41,9 @@ struct state_map {
 int state_map_open(struct state_map *m, int dirfd, const char *name,
     const char magic[8], size_t nwords, char *why, size_t n);
 void state_map_close(struct state_map *m);
+/* Whether the file can be opened and mapped: 0, or -1 and why. */
+int state_probe(int dirfd, const char *name, const char magic[8],
+    size_t nwords, char *why, size_t n);
 
 /* Copies the words of dir/name into w without changing anything and
  * without trusting its owner (for --stats): 1, 0 when the directory or the

@@ -11,7 +11,7 @@ static const char MAGIC[8] = "SPOTCNTR";
 #define FILE_NAME "counters.db"
 
 static const long buckets_ms[] = { 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000 };
-#define NBUCKETS (sizeof(buckets_ms) / sizeof(buckets_ms[0]))
+#define NBUCKETS ARRAY_LEN(buckets_ms)
 
 /* Fixed places in counters.db; the file has room for more. */
 enum {
@@ -84,12 +84,7 @@ stats_count(const struct config *cfg, int dirfd, struct upstream_memory *um, con
 int
 stats_probe(int dirfd, char *why, size_t n)
 {
-	struct state_map m;
-
-	if (state_map_open(&m, dirfd, FILE_NAME, MAGIC, NWORDS, why, n) != 0)
-		return -1;
-	state_map_close(&m);
-	return 0;
+	return state_probe(dirfd, FILE_NAME, MAGIC, NWORDS, why, n);
 }
 
 int
@@ -102,7 +97,7 @@ stats_print(const struct config *cfg, FILE *fp, char *why, size_t n)
 	if (state_file_read(cfg->state_dir, FILE_NAME, MAGIC, w, NWORDS, why, n) < 0 ||
 	    (up = upstream_stats_read(cfg->state_dir, why, n)) == NULL)
 		return -1;
-	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+	for (i = 0; i < ARRAY_LEN(counters); i++)
 		fprintf(fp, "# HELP spot_deliver_%s %s\n# TYPE spot_deliver_%s counter\n"
 		    "spot_deliver_%s %llu\n", counters[i].name, counters[i].help,
 		    counters[i].name, counters[i].name, (unsigned long long)w[C_MESSAGES + i]);

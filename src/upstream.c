@@ -10,19 +10,16 @@
 int
 upstream_list_parse(const char *list, struct upstream_list *l)
 {
-	const char *p = list;
+	const char *p = list, *e;
 	size_t n;
 
 	memset(l, 0, sizeof(*l));
-	for (;;) {
-		p += strspn(p, ", \t");
-		if ((n = strcspn(p, ", \t")) == 0)
-			return 0;
+	while ((e = list_next(&p, ", \t", &n)) != NULL) {
 		if (l->n == UPSTREAM_MAX)
 			return -1;
-		l->url[l->n++] = xstrndup(p, n);
-		p += n;
+		l->url[l->n++] = xstrndup(e, n);
 	}
+	return 0;
 }
 
 void
@@ -33,6 +30,34 @@ upstream_list_free(struct upstream_list *l)
 	for (i = 0; i < l->n; i++)
 		free(l->url[i]);
 	memset(l, 0, sizeof(*l));
+}
+
+void
+upstream_target_init(struct upstream_target *t,
+    const struct upstream_list *list, const struct upstream_memory *memory,
+    uint32_t seed, int64_t deadline)
+{
+	memset(t, 0, sizeof(*t));
+	t->list = list;
+	t->norder = upstream_order(list, memory, upstream_now(), seed, t->order);
+	t->deadline = deadline;
+}
+
+long
+upstream_target_next(struct upstream_target *t)
+{
+	int64_t now = now_ms(), left = t->deadline - now;
+	long share;
+
+	if (t->next >= t->norder || left <= 0)
+		return 0;
+	t->url = t->list->url[t->order[t->next]];
+	share = (long)(left / (int64_t)(t->norder - t->next));
+	t->next++;
+	if (share < 1)
+		share = 1;
+	t->attempt_deadline = now + share;
+	return share;
 }
 
 int64_t
@@ -140,7 +165,7 @@ upstream_order(const struct upstream_list *l, const struct upstream_memory *m,
 void
 upstream_event(struct upstream_events *ev, const char *url, int ok)
 {
-	if (ev->n == sizeof(ev->v) / sizeof(ev->v[0]))
+	if (ev->n == ARRAY_LEN(ev->v))
 		return;
 	ev->v[ev->n].url = url;
 	ev->v[ev->n].ok = ok;

@@ -47,6 +47,25 @@ size_t upstream_order(const struct upstream_list *l,
 int upstream_is_dead(const struct upstream_memory *m, const char *url,
     int64_t now);
 
+/* The members of one upstream list still to try, within one deadline. */
+struct upstream_target {
+	const struct upstream_list *list;
+	size_t order[UPSTREAM_MAX];
+	size_t norder;
+	size_t next;
+	const char *url;          /* the member asked now */
+	int64_t deadline;         /* for all members together */
+	int64_t attempt_deadline; /* for this member */
+};
+
+void upstream_target_init(struct upstream_target *t,
+    const struct upstream_list *list, const struct upstream_memory *memory,
+    uint32_t seed, int64_t deadline);
+/* Picks the next member; its share of the time left is an equal part for
+ * each member still to try, so that a hanging one leaves time for the
+ * others. Returns the attempt's timeout in ms, or 0 when none is left. */
+long upstream_target_next(struct upstream_target *t);
+
 struct upstream_events {
 	struct {
 		const char *url;

@@ -7,6 +7,8 @@
 
 #include <curl/curl.h>
 
+#include "util.h"
+
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 /* RFC 1035's limit, plus the brackets of an IPv6 address */
 #define HOST_MAX 255
@@ -111,17 +113,6 @@ check_parts(CURLU *h, const char *url, enum url_kind kind, char *err,
 	return -1;
 }
 
-/* The value goes into the message, and the message into the log and the
- * MTA's status line: no control character may reach them. */
-static int
-has_control_char(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
 int
 url_check(const char *url, enum url_kind kind, char *err, size_t errlen)
 {
@@ -129,6 +120,7 @@ url_check(const char *url, enum url_kind kind, char *err, size_t errlen)
 	CURLU *h;
 	int rc = -1;
 
+	/* it goes into the message, the log and the MTA's status line */
 	if (has_control_char(url)) {
 		snprintf(err, errlen, "a URL contains a control character");
 		return -1;

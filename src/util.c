@@ -5,21 +5,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#define EX_TEMPFAIL 75
+static void (*oom_hook)(void);
 
-static void
+void
+set_out_of_memory(void (*hook)(void))
+{
+	oom_hook = hook;
+}
+
+void
 out_of_memory(void)
 {
-	static const char msg[] = "4.3.0 spot-deliver: out of memory\n";
-
-	/* write(2) only: stdio may itself need memory. */
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(EX_TEMPFAIL);
-	_exit(EX_TEMPFAIL);
+	if (oom_hook != NULL)
+		oom_hook();
+	abort();
 }
 
 void *
@@ -159,10 +161,54 @@ sanitize_value(char *dst, size_t n, const char *s, size_t max)
 	dst[i] = '\0';
 }
 
-int
-strcase_prefix(const char *s, const char *prefix)
+size_t
+name_index(const char *s, const char *const names[], size_t n,
+    int (*cmp)(const char *, const char *))
 {
-	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cmp(s, names[i]) == 0)
+			break;
+	return i;
+}
+
+const char *
+list_next(const char **p, const char *seps, size_t *len)
+{
+	const char *s = *p + strspn(*p, seps);
+
+	*len = strcspn(s, seps);
+	*p = s + *len;
+	return *len != 0 ? s : NULL;
+}
+
+int
+has_control_char(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+int
+write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 void

@@ -71,7 +71,6 @@ test_ham(void)
 	is_str(r.action_name, "no action", "ham: action name");
 	is_dbl(r.score, -0.31, 1e-9, "ham: score");
 	is_dbl(r.required, 15.0, 1e-9, "ham: required_score");
-	is_int(r.is_skipped, 0, "ham: not skipped");
 	is_int(r.nsymbols, 3, "ham: three symbols");
 	s = symbol(&r, "R_SPF_ALLOW");
 	ok(s != NULL, "ham: R_SPF_ALLOW present");
@@ -191,7 +190,6 @@ test_soft_reject_and_others(void)
 
 	if (!is_int(parse_fixture("skipped.json", &r), 0, "is_skipped: parses"))
 		diag("error: %s", err);
-	is_int(r.is_skipped, 1, "is_skipped: true");
 	rspamd_reply_free(&r);
 }
 
