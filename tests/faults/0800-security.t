@@ -21,13 +21,6 @@ CORE=$(ulimit -c)
 # ASan sets RLIMIT_CORE to 0 at start-up (disable_coredump=1) unless told not to
 NOASANCORE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}disable_coredump=0
 
-# result DESC STATUS: one TAP line and one table row
-result() {
-	local desc=$1 st=$2
-	shift 2
-	if ok "$st" "$desc"; then row "$desc" "ok"; else row "$desc" "**FAIL**"; [ $# -gt 0 ] && diag "$@"; fi
-}
-
 # leaks NAME: how many lines of the run's outputs (stdout, stderr, delivered message, LDA records)
 # hold the key or the Rspamd password
 leaks() {

@@ -250,14 +250,21 @@ read_doc(void)
 	return text;
 }
 
-/* The line after the line that is exactly heading, or NULL. */
+static const char *
+next_line(const char *p)
+{
+	p = strchr(p, '\n');
+	return p ? p + 1 : NULL;
+}
+
+/* The line after the line that is exactly line, or NULL. */
 static const char *
 find_line(const char *text, const char *line)
 {
 	size_t len = strlen(line);
 	const char *p;
 
-	for (p = text; p != NULL && *p != '\0'; p = strchr(p, '\n'), p = p ? p + 1 : p)
+	for (p = text; p != NULL; p = next_line(p))
 		if (strncmp(p, line, len) == 0 && (p[len] == '\n' || p[len] == '\0'))
 			return p + len + (p[len] == '\n');
 	return NULL;
@@ -292,13 +299,6 @@ split_row(const char *p, char cells[][MAX_CELL], int max)
 		cells[n++][len] = '\0';
 	}
 	return n;
-}
-
-static const char *
-next_line(const char *p)
-{
-	p = strchr(p, '\n');
-	return p ? p + 1 : NULL;
 }
 
 /* The first table under heading: a header row, a |---| row, NROWS rows. */
