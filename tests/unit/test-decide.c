@@ -170,7 +170,7 @@ config_with(struct config *cfg, int mode, int on_timeout, int action)
 #define DOC_MAX (1024 * 1024)
 #define MAX_CELL 160
 
-static const char *const rsp_row[] = {
+static const char *const rsp_row[R_SOFT_REJECT_NO_MESSAGE + 1] = {
 	[R_OFF] = "clean", [R_SKIPPED] = "clean", [R_FAILED] = "failed",
 	[R_NO_ACTION] = "clean", [R_GREYLIST] = "clean", [R_ADD_HEADER] = "clean",
 	[R_REWRITE_SUBJECT] = "clean", [R_SOFT_REJECT] = "soft reject",
@@ -178,10 +178,10 @@ static const char *const rsp_row[] = {
 	[R_UNKNOWN_ACTION] = "clean", [R_SOFT_REJECT_NO_MESSAGE] = "soft reject",
 };
 /* the fixtures' messages.smtp_message, which rules 2 and 3 carry */
-static const char *const rsp_message[] = {
+static const char *const rsp_message[R_SOFT_REJECT_NO_MESSAGE + 1] = {
 	[R_SOFT_REJECT] = "Ratelimit reached", [R_REJECT] = "Gtube pattern",
 };
-static const char *const api_column[] = {
+static const char *const api_column[A_COUNT] = {
 	[A_OFF] = "clean", [A_SKIPPED] = "clean", [A_PHISH_HIGH] = "phish/",
 	[A_PHISH_EDGE] = "phish/", [A_PHISH_LOW] = "clean", [A_CLEAN] = "clean",
 	[A_PENDING] = "no verdict", [A_FAILED] = "no verdict",
@@ -325,7 +325,7 @@ parse_table(const char *text, const char *heading, struct table *t)
 			return -1;
 		snprintf(t->row[i], sizeof(t->row[i]), "%s", cells[0]);
 		for (j = 0; j < NCOLS; j++)
-			memcpy(t->cell[i][j], cells[j + 1], MAX_CELL);
+			snprintf(t->cell[i][j], MAX_CELL, "%s", cells[j + 1]);
 	}
 	p = next_line(p);
 	return p != NULL && *p == '|' ? -1 : 0;  /* no fifth row */
