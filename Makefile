@@ -71,10 +71,10 @@ asan:
 # FUZZ_CHECK_SECONDS, and the unit
 # tests and VALGRIND_TESTS run once more under valgrind memcheck (tests/valgrind.sh).
 check: all unit asan fuzz-build
-	prove tests/unit/run.t tests/*.t tests/faults/*.t
+	prove tests/unit/*.t tests/*.t tests/faults/*.t
 	SPOT_TEST_BIN=$(CURDIR)/build-asan/spot-deliver SPOT_UNIT_DIR=$(CURDIR)/build-asan/tests/unit \
 	    ASAN_OPTIONS=detect_leaks=1:exitcode=99 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	    prove tests/unit/run.t tests/*.t tests/faults/*.t
+	    prove tests/unit/*.t tests/*.t tests/faults/*.t
 	tests/fuzz/run.sh $(FUZZ_O) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
 	SPOT_FAULTS_COMBOS="$(VALGRIND_COMBOS)" tests/valgrind.sh $(CURDIR)/tests/unit $(VALGRIND_TESTS)
 

@@ -18,14 +18,15 @@ Prints "ready PORT" on stdout once both sockets are bound; exits on SIGTERM
 or SIGINT.
 """
 import argparse
-import os
 import selectors
-import signal
 import socket
 import struct
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+import servelib  # noqa: E402
 
 
 def parse_question(msg):
@@ -135,6 +136,30 @@ def send_udp(udp, reply, peer):
         pass
 
 
+def serve(stop, udp, tcp, sel, logf, silent, delay):
+    while not stop.is_set():
+        for key, _ in sel.select(timeout=0.5):
+            if key.data == "udp":
+                try:
+                    query, peer = udp.recvfrom(65535)
+                except OSError:
+                    continue
+                reply = answer(query, logf)
+                if reply is not None and not silent:
+                    if delay > 0:
+                        threading.Timer(delay, send_udp, (udp, reply, peer)).start()
+                    else:
+                        send_udp(udp, reply, peer)
+            else:
+                try:
+                    conn, _ = tcp.accept()
+                except OSError:
+                    continue
+                threading.Thread(target=serve_tcp_conn, args=(conn, logf, silent),
+                                 daemon=True).start()
+
+
+
 def main():
     ap = argparse.ArgumentParser(description="NXDOMAIN-for-everything DNS stub")
     ap.add_argument("--port", type=int, required=True)
@@ -155,55 +180,18 @@ def main():
     tcp.listen(64)
     logf = open(args.log, "a") if args.log else None
 
-    if args.pidfile:
-        tmp = args.pidfile + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.rename(tmp, args.pidfile)
-
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = servelib.stop_on_signals()
 
     sel = selectors.DefaultSelector()
     sel.register(udp, selectors.EVENT_READ, "udp")
     sel.register(tcp, selectors.EVENT_READ, "tcp")
-    print("ready %d" % args.port, flush=True)
-    try:
-        while not stop.is_set():
-            for key, _ in sel.select(timeout=0.5):
-                if key.data == "udp":
-                    try:
-                        query, peer = udp.recvfrom(65535)
-                    except OSError:
-                        continue
-                    reply = answer(query, logf)
-                    if reply is not None and not args.silent:
-                        if delay > 0:
-                            threading.Timer(delay, send_udp, (udp, reply, peer)).start()
-                        else:
-                            send_udp(udp, reply, peer)
-                else:
-                    try:
-                        conn, _ = tcp.accept()
-                    except OSError:
-                        continue
-                    threading.Thread(target=serve_tcp_conn, args=(conn, logf, args.silent),
-                                     daemon=True).start()
-    finally:
-        udp.close()
-        tcp.close()
-        if args.pidfile:
-            try:
-                with open(args.pidfile) as f:
-                    if f.read().strip() == str(os.getpid()):
-                        os.unlink(args.pidfile)
-            except OSError:
-                pass
+    with servelib.pidfile(args.pidfile):
+        servelib.ready(args.port)
+        try:
+            serve(stop, udp, tcp, sel, logf, args.silent, delay)
+        finally:
+            udp.close()
+            tcp.close()
     return 0
 
 

@@ -43,16 +43,17 @@
 #   spot_control DIRECTIVES     change the stand-in's default directives (POST /_control)
 #   spot_count                  print how many requests the stand-in has recorded
 #   spot_record N               print the path of record N (NNNN.json; NNNN.body beside it)
-#   free_port                   print a free loopback TCP port
+#   free_port                   print a free loopback TCP port (tests/ports.py)
 #
 # Helpers:
 #   http_req METHOD URL [BODYFILE|- [HEADER...]]
-#                               one HTTP request with the stdlib client; prints the status code
+#                               one HTTP request (tests/httpreq.py); prints the status code
 #                               (000 on a connection error or timeout); the response body goes
 #                               to $T/http.body, its headers ("Name: value" lines) to
 #                               $T/http.headers, the elapsed milliseconds to $T/http.ms.
 #                               HEADER is "Name: value"; HTTP_TIMEOUT (seconds, default 10).
 #   json_get FILE KEY...        print a JSON value (strings raw, others as JSON); exit 1 if absent
+#                               (tests/jsonget.py)
 #   rspamd_scan FILE [HEADER...]  POST FILE to $RSPAMD_URL/checkv2; prints the status code, the
 #                               reply in $T/http.body
 #
@@ -69,6 +70,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SPOT_TEST_BIN:-$ROOT/spot-deliver}
 export BIN
 PY=/usr/bin/python3
+_tools=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # the tools below: tests/*.py
 export LC_ALL=C
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/spot-test.XXXXXX") || { echo "Bail out! mktemp failed"; exit 1; }
@@ -280,81 +282,20 @@ check_exit() {
 }
 
 free_port() {
-	"$PY" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+	"$PY" "$_tools/ports.py"
 }
 
 # _ports_free P...: every port is free for TCP and UDP on 127.0.0.1
 _ports_free() {
-	"$PY" - "$@" <<'EOF'
-import socket, sys
-for p in map(int, sys.argv[1:]):
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-        s = socket.socket(socket.AF_INET, kind)
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            sys.exit(1)
-        finally:
-            s.close()
-EOF
+	"$PY" "$_tools/ports.py" "$@"
 }
 
 http_req() {
-	"$PY" - "$T" "$@" <<'EOF'
-import http.client, os, sys, time, urllib.parse
-tdir, method, url = sys.argv[1:4]
-rest = sys.argv[4:]
-body = None
-if rest:
-    src = rest.pop(0)
-    if src != "-":
-        with open(src, "rb") as f:
-            body = f.read()
-hdrs = []
-for h in rest:
-    k, _, v = h.partition(":")
-    hdrs.append((k.strip(), v.strip()))
-u = urllib.parse.urlsplit(url)
-path = (u.path or "/") + ("?" + u.query if u.query else "")
-timeout = float(os.environ.get("HTTP_TIMEOUT", "10"))
-t0 = time.monotonic()
-status, data, rhdrs = 0, b"", []
-try:
-    c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout)
-    c.putrequest(method, path, skip_accept_encoding=True)
-    for k, v in hdrs:
-        c.putheader(k, v)
-    if body is not None:
-        c.putheader("Content-Length", str(len(body)))
-    c.endheaders(body)
-    r = c.getresponse()
-    data = r.read()
-    status, rhdrs = r.status, r.getheaders()
-except Exception as e:
-    sys.stderr.write("http_req: %s %s: %s\n" % (method, url, e))
-ms = int((time.monotonic() - t0) * 1000)
-with open(os.path.join(tdir, "http.body"), "wb") as f:
-    f.write(data)
-with open(os.path.join(tdir, "http.headers"), "w") as f:
-    f.writelines("%s: %s\n" % kv for kv in rhdrs)
-with open(os.path.join(tdir, "http.ms"), "w") as f:
-    f.write("%d\n" % ms)
-print("%03d" % status)
-EOF
+	"$PY" "$_tools/httpreq.py" "$T" "$@"
 }
 
 json_get() {
-	"$PY" - "$@" <<'EOF'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1], "rb"))
-    for k in sys.argv[2:]:
-        v = v[int(k)] if isinstance(v, list) else v[k]
-except Exception:
-    sys.exit(1)
-print(v if isinstance(v, str) else json.dumps(v))
-EOF
+	"$PY" "$_tools/jsonget.py" "$@"
 }
 
 # _rspamd_port: a port P with P, P+1 and P+3 free (worker, controller, DNS stub)

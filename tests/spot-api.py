@@ -16,12 +16,14 @@ import http.server
 import json
 import os
 import re
-import signal
 import ssl
 import sys
 import threading
 import time
 import uuid
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+import servelib  # noqa: E402
 
 HANG_SECONDS = 24 * 3600
 FLAGS = {"phishing", "clean", "hang", "garbage", "truncated", "wrongshape", "empty", "no-location"}
@@ -369,12 +371,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_DELETE = do_PATCH = do_PUT
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
 def main():
     ap = argparse.ArgumentParser(description="stand-in SPOT phishing-analysis API")
     ap.add_argument("--port", type=int, required=True)
@@ -393,36 +389,13 @@ def main():
         ap.error("--default: %s" % e)
     os.makedirs(args.record, exist_ok=True)
 
-    httpd = Server((args.address, args.port), Handler)
+    httpd = servelib.HTTPServer((args.address, args.port), Handler)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(args.tls_cert, args.tls_key)
         httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     httpd.state = state
-    port = httpd.server_address[1]
-
-    def on_signal(signum, frame):
-        state.stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    if args.pidfile:
-        write_atomic(args.pidfile, b"%d\n" % os.getpid())
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    t.start()
-    print("ready %d" % port, flush=True)
-    while not state.stop.wait(1.0):
-        pass
-    httpd.shutdown()
-    httpd.server_close()
-    if args.pidfile:
-        try:
-            with open(args.pidfile) as f:
-                if f.read().strip() == str(os.getpid()):
-                    os.unlink(args.pidfile)
-        except OSError:
-            pass
+    servelib.serve(httpd, servelib.stop_on_signals(state.stop), args.pidfile)
     return 0
 
 

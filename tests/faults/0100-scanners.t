@@ -43,40 +43,28 @@ url_of() { # url_of FAULT
 	if [ "$1" = refused ]; then closed_url; else echo "$BAD/$1"; fi
 }
 
+cell() {
+	local name=run$n urls status=timeout
+	if [ "$target" = Rspamd ]; then
+		urls=(--rspamd-url "$(url_of "$fault")" --api-url "$BAD/good")
+	else
+		urls=(--rspamd-url "$BAD/good" --api-url "$(url_of "$fault")")
+	fi
+	sd_run "$name" -- "${SD[@]}" "${urls[@]}" --api-key-file "$T/key" \
+		--timeout-ms $DEADLINE --analysis-timeout-ms $DEADLINE --connect-timeout-ms $DEADLINE \
+		-o poll_interval_ms=100 -o spool_threshold=64K --mode "$mode" --on-timeout "$policy" \
+		-- "$FAULTS/lda-count" "$T/$name.cap" <"$MSG"
+	case $mode/$fault in tag-only/accepted | tag-only/pollhang) status=accepted ;; esac
+	BOUND_MS=$DEADLINE expect_down "$name" "$target $fault, $mode/$policy" "$target" "$MSG" "$status"
+}
+
 n=0
 for target in Rspamd API; do
 	faults=$RSPAMD_FAULTS
 	[ "$target" = API ] && faults=$API_FAULTS
 	for fault in $faults; do
-		cells=()
-		for combo in $COMBOS; do
-			mode=${combo%/*} policy=${combo#*/}
-			n=$((n + 1))
-			name=run$n
-			if [ "$target" = Rspamd ]; then
-				urls=(--rspamd-url "$(url_of "$fault")" --api-url "$BAD/good")
-			else
-				urls=(--rspamd-url "$BAD/good" --api-url "$(url_of "$fault")")
-			fi
-			sd_run "$name" -- "${SD[@]}" "${urls[@]}" --api-key-file "$T/key" \
-				--timeout-ms $DEADLINE --analysis-timeout-ms $DEADLINE --connect-timeout-ms $DEADLINE \
-				-o poll_interval_ms=100 -o spool_threshold=64K --mode "$mode" --on-timeout "$policy" \
-				-- "$FAULTS/lda-count" "$T/$name.cap" <"$MSG"
-			BOUND_MS=$DEADLINE
-			if [ "$combo" = blocking/block ]; then
-				if [ "$target" = Rspamd ]; then want=4.7.0; else want=4.7.1; fi
-				expect "$name" "$target $fault, $mode/$policy" refuse 75 "$want"
-			elif [ "$target" = Rspamd ]; then
-				expect "$name" "$target $fault, $mode/$policy" deliver 0 "$MSG" "X-Spam-Error: .+"
-			else
-				status=timeout
-				case $mode/$fault in tag-only/accepted | tag-only/pollhang) status=accepted ;; esac
-				expect "$name" "$target $fault, $mode/$policy" deliver 0 "$MSG" "X-SPOT-Status: $status"
-			fi
-			BOUND_MS=
-			cells+=("$CELL")
-		done
-		row "$target" "$(describe "$fault")" "${cells[@]}"
+		combos cell
+		row "$target" "$(describe "$fault")" "${CELLS[@]}"
 	done
 done
 

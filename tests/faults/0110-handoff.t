@@ -43,49 +43,37 @@ complete() {
 	grep -c -F -x "body $1 $WANT_LEN $WANT_SHA" "$BAD_REC" || true
 }
 
+cell() {
+	local name=h$n path=/$fault/h$n url got enh why=()
+	url=$BAD$path
+	[ "$fault" = refused ] && url=$(closed_url)$path
+	sd_run "$name" -- "${SD[@]}" --rspamd-url "$BAD/good" --api-url "$url" --api-key-file "$T/key" \
+		--handoff --queue-id "HQ$n" --timeout-ms $DEADLINE --analysis-timeout-ms $DEADLINE \
+		--connect-timeout-ms $DEADLINE -o spool_threshold=64K --mode "$mode" --on-timeout "$policy" <"$MSG"
+	sleep 0.05 # the server logs the body it read after spot-deliver may have exited
+	got=$(complete "$path")
+	case $fault in
+	good | empty | truncated | wrongshape | wrongtypes | accepted | pollhang)
+		[ "$R_KIND $R_CODE" = "exit 0" ] || why+=("ended with $R_KIND $R_CODE, want exit 0")
+		[ "$got" = 1 ] || why+=("the API got the whole message $got times, want 1")
+		CELL="0, handed off 1×, bytes ≡"
+		;;
+	*)
+		enh=$(_status_code "$name")
+		[ "$R_KIND $R_CODE" = "exit 75" ] || why+=("ended with $R_KIND $R_CODE, want exit 75")
+		[ "$enh" = 4.4.1 ] || why+=("status line code $enh, want 4.4.1")
+		[ "$got" -le 1 ] || why+=("the API got the whole message $got times")
+		CELL="75 4.4.1, retried (the API had read it whole ${got}×)"
+		;;
+	esac
+	[ "$R_MS" -le $((DEADLINE + SLACK_MS)) ] || why+=("took longer than $DEADLINE + $SLACK_MS ms")
+	verdict "$name" "hand-off $fault, $mode/$policy"
+}
+
 n=0
 for fault in $FAULTS_LIST; do
-	cells=()
-	for combo in $COMBOS; do
-		mode=${combo%/*} policy=${combo#*/}
-		n=$((n + 1))
-		name=h$n
-		path=/$fault/h$n
-		url=$BAD$path
-		[ "$fault" = refused ] && url=$(closed_url)$path
-		sd_run "$name" -- "${SD[@]}" --rspamd-url "$BAD/good" --api-url "$url" --api-key-file "$T/key" \
-			--handoff --queue-id "HQ$n" --timeout-ms $DEADLINE --analysis-timeout-ms $DEADLINE \
-			--connect-timeout-ms $DEADLINE -o spool_threshold=64K --mode "$mode" --on-timeout "$policy" <"$MSG"
-		sleep 0.05 # the server logs the body it read after spot-deliver may have exited
-		got=$(complete "$path")
-		why=()
-		case $fault in
-		good | empty | truncated | wrongshape | wrongtypes | accepted | pollhang)
-			[ "$R_KIND $R_CODE" = "exit 0" ] || why+=("ended with $R_KIND $R_CODE, want exit 0")
-			[ "$got" = 1 ] || why+=("the API got the whole message $got times, want 1")
-			CELL="0, handed off 1×, bytes ≡"
-			;;
-		*)
-			enh=$(_status_code "$name")
-			[ "$R_KIND $R_CODE" = "exit 75" ] || why+=("ended with $R_KIND $R_CODE, want exit 75")
-			[ "$enh" = 4.4.1 ] || why+=("status line code $enh, want 4.4.1")
-			[ "$got" -le 1 ] || why+=("the API got the whole message $got times")
-			CELL="75 4.4.1, retried (the API had read it whole ${got}×)"
-			;;
-		esac
-		[ "$R_MS" -le $((DEADLINE + SLACK_MS)) ] || why+=("took longer than $DEADLINE + $SLACK_MS ms")
-		if [ ${#why[@]} -eq 0 ]; then
-			ok 0 "hand-off $fault, $mode/$policy: $CELL"
-		else
-			ok 1 "hand-off $fault, $mode/$policy"
-			diag "${why[@]}" "run: $(cat "$T/$name.res")"
-			diag_file "$T/$name.out" 5
-			diag_file "$T/$name.err" 10
-			CELL="**FAIL**: ${why[*]}"
-		fi
-		cells+=("$CELL")
-	done
-	row "$(describe "$fault")" "${cells[@]}"
+	combos cell
+	row "$(describe "$fault")" "${CELLS[@]}"
 done
 
 write_report faults-0110 "Hand-off faults" \

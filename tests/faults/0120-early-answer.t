@@ -83,30 +83,21 @@ else
 	diag_file "$T/c3.err" 5
 fi
 
+cell() {
+	local name=e$n
+	run "$name" "$target" "$fault" "$mode" "$policy"
+	if [ "$target" = hand-off ]; then
+		EXTRA_CHECK=said_early expect "$name" "$target $fault, $mode/$policy" refuse 75 4.4.1
+	else
+		EXTRA_CHECK=said_early expect_down "$name" "$target $fault, $mode/$policy" "$target" "$BIG"
+	fi
+}
+
 n=0
 for target in $TARGETS; do
 	for fault in $FAULTS_LIST; do
-		cells=()
-		for combo in $COMBOS; do
-			mode=${combo%/*} policy=${combo#*/}
-			n=$((n + 1))
-			name=e$n
-			run "$name" "$target" "$fault" "$mode" "$policy"
-			EXTRA_CHECK=said_early
-			if [ "$target" = hand-off ]; then
-				expect "$name" "$target $fault, $mode/$policy" refuse 75 4.4.1
-			elif [ "$combo" = blocking/block ]; then
-				if [ "$target" = Rspamd ]; then want=4.7.0; else want=4.7.1; fi
-				expect "$name" "$target $fault, $mode/$policy" refuse 75 "$want"
-			elif [ "$target" = Rspamd ]; then
-				expect "$name" "$target $fault, $mode/$policy" deliver 0 "$BIG" "X-Spam-Error: .+"
-			else
-				expect "$name" "$target $fault, $mode/$policy" deliver 0 "$BIG" "X-SPOT-Status: timeout"
-			fi
-			EXTRA_CHECK=
-			cells+=("$CELL")
-		done
-		row "$target" "$(describe "$fault")" "${cells[@]}"
+		combos cell
+		row "$target" "$(describe "$fault")" "${CELLS[@]}"
 	done
 done
 

@@ -51,51 +51,48 @@ stdin_was_whole_file() {
 		[ "$(wc -c <"$T/$1.cap.part")" = 100 ]
 }
 
+cell() {
+	local name=l$n cap=$T/l$n.cap d lda
+	case $c in
+	missing) lda=(/nonexistent/dovecot-lda -d bob) ;;
+	noexec) lda=("$T/noexec") ;;
+	directory) lda=("$T/ldadir") ;;
+	badinterp) lda=("$T/badinterp") ;;
+	notaprogram) lda=("$T/notaprogram") ;;
+	pathmissing) lda=("no-such-lda-$$") ;;
+	exit75) lda=("$FAULTS/lda-fault" "$cap" exit=75) ;;
+	exit1) lda=("$FAULTS/lda-fault" "$cap" exit=1) ;;
+	exit77) lda=("$FAULTS/lda-fault" "$cap" exit=77) ;;
+	killed) lda=("$FAULTS/lda-fault" "$cap" kill=KILL) ;;
+	killedterm) lda=("$FAULTS/lda-fault" "$cap" kill=TERM) ;;
+	partial) lda=("$FAULTS/lda-fault" "$cap" partial=100) ;;
+	esac
+	d="LDA $c, $mode/$policy"
+	if [ "$c" = badinterp ] && wrapped; then
+		skip_wrapped "$d" "valgrind dies when an execve(2) fails this way"
+		CELL="skipped under valgrind"
+		return
+	fi
+	sd_run "$name" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" --on-timeout "$policy" \
+		-o spool_threshold=64K -- "${lda[@]}" <"$MSG"
+	case $c in
+	exit75) expect "$name" "$d" lda "exit 75" "$MSG" ;;
+	exit1) expect "$name" "$d" lda "exit 1" "$MSG" ;;
+	exit77) expect "$name" "$d" lda "exit 77" "$MSG" ;;
+	killed) expect "$name" "$d" lda "signal 9" "$MSG" ;;
+	killedterm) expect "$name" "$d" lda "signal 15" "$MSG" ;;
+	partial)
+		EXTRA_CHECK=stdin_was_whole_file EXTRA_WHY="stdin was not a regular file of the whole message" \
+			EXTRA_CELL="; it read 100 bytes of it" expect "$name" "$d" lda "exit 0" "$MSG"
+		;;
+	*) expect "$name" "$d" refuse 75 4.3.0 ;;
+	esac
+}
+
 n=0
 for c in $CASES; do
-	cells=()
-	for combo in $COMBOS; do
-		mode=${combo%/*} policy=${combo#*/}
-		n=$((n + 1))
-		name=l$n
-		cap=$T/$name.cap
-		case $c in
-		missing) lda=(/nonexistent/dovecot-lda -d bob) ;;
-		noexec) lda=("$T/noexec") ;;
-		directory) lda=("$T/ldadir") ;;
-		badinterp) lda=("$T/badinterp") ;;
-		notaprogram) lda=("$T/notaprogram") ;;
-		pathmissing) lda=("no-such-lda-$$") ;;
-		exit75) lda=("$FAULTS/lda-fault" "$cap" exit=75) ;;
-		exit1) lda=("$FAULTS/lda-fault" "$cap" exit=1) ;;
-		exit77) lda=("$FAULTS/lda-fault" "$cap" exit=77) ;;
-		killed) lda=("$FAULTS/lda-fault" "$cap" kill=KILL) ;;
-		killedterm) lda=("$FAULTS/lda-fault" "$cap" kill=TERM) ;;
-		partial) lda=("$FAULTS/lda-fault" "$cap" partial=100) ;;
-		esac
-		d="LDA $c, $mode/$policy"
-		if [ "$c" = badinterp ] && wrapped; then
-			skip_wrapped "$d" "valgrind dies when an execve(2) fails this way"
-			cells+=("skipped under valgrind")
-			continue
-		fi
-		sd_run "$name" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" --on-timeout "$policy" \
-			-o spool_threshold=64K -- "${lda[@]}" <"$MSG"
-		case $c in
-		exit75) expect "$name" "$d" lda "exit 75" "$MSG" ;;
-		exit1) expect "$name" "$d" lda "exit 1" "$MSG" ;;
-		exit77) expect "$name" "$d" lda "exit 77" "$MSG" ;;
-		killed) expect "$name" "$d" lda "signal 9" "$MSG" ;;
-		killedterm) expect "$name" "$d" lda "signal 15" "$MSG" ;;
-		partial)
-			EXTRA_CHECK=stdin_was_whole_file EXTRA_WHY="stdin was not a regular file of the whole message" \
-				EXTRA_CELL="; it read 100 bytes of it" expect "$name" "$d" lda "exit 0" "$MSG"
-			;;
-		*) expect "$name" "$d" refuse 75 4.3.0 ;;
-		esac
-		cells+=("$CELL")
-	done
-	row "$(describe "$c")" "${cells[@]}" "$(postfix "$c")"
+	combos cell
+	row "$(describe "$c")" "${CELLS[@]}" "$(postfix "$c")"
 done
 check "no shell ran the text file without #!" test ! -e "$T/pwned"
 

@@ -23,45 +23,43 @@ describe() {
 	esac
 }
 
+cell() {
+	name=f$n
+	d="filter, stdout $c, $mode/$policy"
+	if [ "$c" = closed ] && wrapped; then
+		skip_wrapped "$d" "valgrind takes the closed descriptor for its log"
+		CELL="skipped under valgrind"
+		return
+	fi
+	if [ "$c" = diskfull ] && [ -z "$FULL_OK" ]; then
+		skip "$d" "needs root and mount(8) for a small tmpfs"
+		CELL="skipped: needs root for a tmpfs"
+		return
+	fi
+	case $c in
+	control) so=$T/$name.cap ;;
+	append) so=append:$T/$name.cap ;;
+	epipe) so=epipe ;;
+	epipe1000) so=epipe-after=1000 ;;
+	devfull) so=full ;;
+	diskfull) so=$T/full/$name.out ;;
+	closed) so=closed ;;
+	esac
+	sd_run "$name" --stdout "$so" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" \
+		--on-timeout "$policy" -o spool_threshold=64K <"$MSG"
+	if [ "$c" = control ] || [ "$c" = append ]; then
+		echo run >"$T/$name.cap.count"
+		expect "$name" "$d" deliver 0 "$MSG" "X-Spam-Scanner: rspamd"
+	else
+		expect "$name" "$d" refuse 75 4.3.0
+	fi
+	rm -f "$T/full/$name.out"
+}
+
 n=0
 for c in $CASES; do
-	cells=()
-	for combo in $COMBOS; do
-		mode=${combo%/*} policy=${combo#*/}
-		n=$((n + 1))
-		name=f$n
-		d="filter, stdout $c, $mode/$policy"
-		if [ "$c" = closed ] && wrapped; then
-			skip_wrapped "$d" "valgrind takes the closed descriptor for its log"
-			cells+=("skipped under valgrind")
-			continue
-		fi
-		if [ "$c" = diskfull ] && [ -z "$FULL_OK" ]; then
-			skip "$d" "needs root and mount(8) for a small tmpfs"
-			cells+=("skipped: needs root for a tmpfs")
-			continue
-		fi
-		case $c in
-		control) so=$T/$name.cap ;;
-		append) so=append:$T/$name.cap ;;
-		epipe) so=epipe ;;
-		epipe1000) so=epipe-after=1000 ;;
-		devfull) so=full ;;
-		diskfull) so=$T/full/$name.out ;;
-		closed) so=closed ;;
-		esac
-		sd_run "$name" --stdout "$so" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" \
-			--on-timeout "$policy" -o spool_threshold=64K <"$MSG"
-		if [ "$c" = control ] || [ "$c" = append ]; then
-			echo run >"$T/$name.cap.count"
-			expect "$name" "$d" deliver 0 "$MSG" "X-Spam-Scanner: rspamd"
-		else
-			expect "$name" "$d" refuse 75 4.3.0
-		fi
-		rm -f "$T/full/$name.out"
-		cells+=("$CELL")
-	done
-	row "$(describe "$c")" "${cells[@]}"
+	combos cell
+	row "$(describe "$c")" "${CELLS[@]}"
 done
 
 write_report faults-0300 "Filter mode: stdout faults" \

@@ -47,58 +47,51 @@ empty() {
 	fi
 }
 
+cell() {
+	name=s$n
+	d="spool $c, $mode/$policy"
+	msg=$BIG
+	env=()
+	case $c in
+	control) spool=(-o "spool_dir=$T/spool") dir=$T/spool ;;
+	full) spool=(-o "spool_dir=$T/full") dir=$T/full ;;
+	readonly) spool=(-o "spool_dir=$T/ro") dir=$T/ro ;;
+	missing) spool=(-o "spool_dir=$T/nonexistent") dir=$T/nonexistent ;;
+	tmpdirfull) spool=() dir=$T/full env=(TMPDIR="$T/full") ;;
+	tmpdirro) spool=() dir=$T/ro env=(TMPDIR="$T/ro") ;;
+	ldacopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy ;;
+	small) spool=(-o "spool_dir=$T/ro") dir=$T/ro msg=$ROOT/tests/fixtures/mail/ham.eml ;;
+	esac
+	if { [ "$c" = tmpdirfull ] || [ "$c" = tmpdirro ]; } && wrapped; then
+		skip_wrapped "$d" "valgrind needs a writable \$TMPDIR"
+		skip_wrapped "$d: nothing left behind" "valgrind"
+		CELL="skipped under valgrind"
+		return
+	fi
+	if { [ "$c" = full ] || [ "$c" = tmpdirfull ] || [ "$c" = ldacopy ]; } && [ -z "$ROOT_MOUNTS" ]; then
+		skip "$d" "needs root and mount(8) for a small tmpfs"
+		skip "$d: nothing left behind" "needs root"
+		CELL="skipped: needs root for a tmpfs"
+		return
+	fi
+	env "${env[@]}" "$PY" "$FAULTS/run.py" --stdout "$T/$name.out" --stderr "$T/$name.err" -- \
+		"$BIN" "${SD[@]}" "${spool[@]}" --rspamd-url "$BAD/good" --mode "$mode" --on-timeout "$policy" \
+		-o spool_threshold=64K -- "$FAULTS/lda-count" "$T/$name.cap" <"$msg" >"$T/$name.res"
+	read -r R_KIND R_CODE R_MS <"$T/$name.res"
+	case $c in
+	control) expect "$name" "$d" deliver 0 "$msg" ;;
+	readonly | missing | tmpdirro | small) expect "$name" "$d" refuse 75 4.3.5 ;;
+	*) expect "$name" "$d" refuse 75 4.3.0 ;;
+	esac
+	empty "$dir"
+	also $? "$d: nothing left in $(basename "$dir")" "nothing left behind" "files left behind" \
+		"$(ls -la "$dir" 2>&1)" "$(df "$dir" 2>&1)"
+}
+
 n=0
 for c in $CASES; do
-	cells=()
-	for combo in $COMBOS; do
-		mode=${combo%/*} policy=${combo#*/}
-		n=$((n + 1))
-		name=s$n
-		d="spool $c, $mode/$policy"
-		msg=$BIG
-		env=()
-		case $c in
-		control) spool=(-o "spool_dir=$T/spool") dir=$T/spool ;;
-		full) spool=(-o "spool_dir=$T/full") dir=$T/full ;;
-		readonly) spool=(-o "spool_dir=$T/ro") dir=$T/ro ;;
-		missing) spool=(-o "spool_dir=$T/nonexistent") dir=$T/nonexistent ;;
-		tmpdirfull) spool=() dir=$T/full env=(TMPDIR="$T/full") ;;
-		tmpdirro) spool=() dir=$T/ro env=(TMPDIR="$T/ro") ;;
-		ldacopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy ;;
-		small) spool=(-o "spool_dir=$T/ro") dir=$T/ro msg=$ROOT/tests/fixtures/mail/ham.eml ;;
-		esac
-		if { [ "$c" = tmpdirfull ] || [ "$c" = tmpdirro ]; } && wrapped; then
-			skip_wrapped "$d" "valgrind needs a writable \$TMPDIR"
-			skip_wrapped "$d: nothing left behind" "valgrind"
-			cells+=("skipped under valgrind")
-			continue
-		fi
-		if { [ "$c" = full ] || [ "$c" = tmpdirfull ] || [ "$c" = ldacopy ]; } && [ -z "$ROOT_MOUNTS" ]; then
-			skip "$d" "needs root and mount(8) for a small tmpfs"
-			skip "$d: nothing left behind" "needs root"
-			cells+=("skipped: needs root for a tmpfs")
-			continue
-		fi
-		env "${env[@]}" "$PY" "$FAULTS/run.py" --stdout "$T/$name.out" --stderr "$T/$name.err" -- \
-			"$BIN" "${SD[@]}" "${spool[@]}" --rspamd-url "$BAD/good" --mode "$mode" --on-timeout "$policy" \
-			-o spool_threshold=64K -- "$FAULTS/lda-count" "$T/$name.cap" <"$msg" >"$T/$name.res"
-		read -r R_KIND R_CODE R_MS <"$T/$name.res"
-		case $c in
-		control) expect "$name" "$d" deliver 0 "$msg" ;;
-		readonly | missing | tmpdirro | small) expect "$name" "$d" refuse 75 4.3.5 ;;
-		*) expect "$name" "$d" refuse 75 4.3.0 ;;
-		esac
-		if empty "$dir"; then
-			ok 0 "$d: nothing left in $(basename "$dir")"
-			CELL="$CELL; nothing left behind"
-		else
-			ok 1 "$d: nothing left in $(basename "$dir")"
-			diag "$(ls -la "$dir" 2>&1)" "$(df "$dir" 2>&1)"
-			CELL="$CELL; **FAIL**: files left behind"
-		fi
-		cells+=("$CELL")
-	done
-	row "$(describe "$c")" "${cells[@]}"
+	combos cell
+	row "$(describe "$c")" "${CELLS[@]}"
 done
 
 write_report faults-0400 "Spooling faults" \

@@ -29,57 +29,44 @@ describe() {
 
 interrupted() { grep -q "interrupted by a signal" "$T/$1.err"; }
 
+cell() {
+	name=g$n
+	d="$c, $mode/$policy"
+	deadline=20000
+	[ "$c" = PIPE ] && deadline=1500
+	args=("${SD[@]}" --rspamd-url "$BAD/hang/g$n" --api-url "$BAD/hang/g$n" --api-key-file "$T/key"
+		--timeout-ms $deadline --analysis-timeout-ms $deadline -o "spool_dir=$T/spool"
+		-o spool_threshold=64K --mode "$mode" --on-timeout "$policy" -- "$FAULTS/lda-count" "$T/$name.cap")
+	before=$(wc -l <"$BAD_REC")
+	case $c in
+	TERM-stdin)
+		exec {feed}< <(head -c 100000 "$BIG"; echo fed >"$T/$name.fed"; sleep 60)
+		feeder=$!
+		sd_run "$name" --signal TERM --when "$T/$name.fed" --lines 1 --kill-after 30 -- "${args[@]}" <&$feed
+		exec {feed}<&-
+		kill "$feeder" 2>/dev/null
+		;;
+	*)
+		# two requests arrive, each logged once on arrival and once with its body
+		sd_run "$name" --signal "${c%-*}" --when "$BAD_REC" --lines $((before + 4)) --kill-after 30 \
+			-- "${args[@]}" <"$BIG"
+		;;
+	esac
+	if [ "$c" = PIPE ]; then
+		BOUND_MS=$deadline expect_down "$name" "$d" Rspamd "$BIG"
+	else
+		BOUND_MS=3000 EXTRA_CHECK=interrupted EXTRA_WHY="no \"interrupted by a signal\" on stderr" \
+			expect "$name" "$d" refuse 75 4.3.0
+	fi
+	[ -z "$(find "$T/spool" -mindepth 1 | head -n 1)" ]
+	also $? "$d: nothing left in the spool directory" "nothing left behind" \
+		"files left in the spool directory" "$(ls -la "$T/spool")"
+}
+
 n=0
 for c in $CASES; do
-	cells=()
-	for combo in $COMBOS; do
-		mode=${combo%/*} policy=${combo#*/}
-		n=$((n + 1))
-		name=g$n
-		d="$c, $mode/$policy"
-		deadline=20000
-		[ "$c" = PIPE ] && deadline=1500
-		args=("${SD[@]}" --rspamd-url "$BAD/hang/g$n" --api-url "$BAD/hang/g$n" --api-key-file "$T/key"
-			--timeout-ms $deadline --analysis-timeout-ms $deadline -o "spool_dir=$T/spool"
-			-o spool_threshold=64K --mode "$mode" --on-timeout "$policy" -- "$FAULTS/lda-count" "$T/$name.cap")
-		before=$(wc -l <"$BAD_REC")
-		case $c in
-		TERM-stdin)
-			exec {feed}< <(head -c 100000 "$BIG"; echo fed >"$T/$name.fed"; sleep 60)
-			feeder=$!
-			sd_run "$name" --signal TERM --when "$T/$name.fed" --lines 1 --kill-after 30 -- "${args[@]}" <&$feed
-			exec {feed}<&-
-			kill "$feeder" 2>/dev/null
-			;;
-		*)
-			# two requests arrive, each logged once on arrival and once with its body
-			sd_run "$name" --signal "${c%-*}" --when "$BAD_REC" --lines $((before + 4)) --kill-after 30 \
-				-- "${args[@]}" <"$BIG"
-			;;
-		esac
-		if [ "$c" = PIPE ]; then
-			BOUND_MS=$deadline
-			if [ "$combo" = blocking/block ]; then
-				expect "$name" "$d" refuse 75 4.7.0
-			else
-				expect "$name" "$d" deliver 0 "$BIG" "X-Spam-Error: .+"
-			fi
-			BOUND_MS=
-		else
-			BOUND_MS=3000 EXTRA_CHECK=interrupted EXTRA_WHY="no \"interrupted by a signal\" on stderr" \
-				expect "$name" "$d" refuse 75 4.3.0
-		fi
-		if [ -z "$(find "$T/spool" -mindepth 1 | head -n 1)" ]; then
-			ok 0 "$d: nothing left in the spool directory"
-			CELL="$CELL; nothing left behind"
-		else
-			ok 1 "$d: nothing left in the spool directory"
-			diag "$(ls -la "$T/spool")"
-			CELL="$CELL; **FAIL**: files left in the spool directory"
-		fi
-		cells+=("$CELL")
-	done
-	row "$(describe "$c")" "${cells[@]}"
+	combos cell
+	row "$(describe "$c")" "${CELLS[@]}"
 done
 
 write_report faults-0500 "Signals" \

@@ -29,42 +29,40 @@ describe() {
 	esac
 }
 
+cell() {
+	name=i$n
+	d="stdin $c, $mode/$policy"
+	if [ "$c" = closed ] && wrapped; then
+		skip_wrapped "$d" "valgrind takes the closed descriptor for its log"
+		CELL="skipped under valgrind"
+		return
+	fi
+	in=$MSG
+	extra=(-o spool_threshold=64K)
+	case $c in
+	truncated) in=$T/truncated.eml ;;
+	closed) in=closed ;;
+	empty) in=/dev/null ;;
+	atmax) extra=(-o "max_size=$SIZE") ;;
+	overmax) extra=(-o "max_size=$((SIZE - 1))") ;;
+	overmaxspool) in=$BIG extra=(-o spool_threshold=64K -o max_size=512K) ;;
+	readerror) in=$T ;;
+	esac
+	sd_run "$name" --stdin "$in" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" \
+		--on-timeout "$policy" "${extra[@]}" -- "$FAULTS/lda-count" "$T/$name.cap"
+	case $c in
+	truncated) expect "$name" "$d" deliver 0 "$T/truncated.eml" ;;
+	atmax) expect "$name" "$d" deliver 0 "$MSG" ;;
+	closed | empty) expect "$name" "$d" refuse 65 5.6.0 ;;
+	overmax | overmaxspool) expect "$name" "$d" refuse 65 5.3.4 ;;
+	readerror) expect "$name" "$d" refuse 75 4.3.0 ;;
+	esac
+}
+
 n=0
 for c in $CASES; do
-	cells=()
-	for combo in $COMBOS; do
-		mode=${combo%/*} policy=${combo#*/}
-		n=$((n + 1))
-		name=i$n
-		d="stdin $c, $mode/$policy"
-		if [ "$c" = closed ] && wrapped; then
-			skip_wrapped "$d" "valgrind takes the closed descriptor for its log"
-			cells+=("skipped under valgrind")
-			continue
-		fi
-		in=$MSG
-		extra=(-o spool_threshold=64K)
-		case $c in
-		truncated) in=$T/truncated.eml ;;
-		closed) in=closed ;;
-		empty) in=/dev/null ;;
-		atmax) extra=(-o "max_size=$SIZE") ;;
-		overmax) extra=(-o "max_size=$((SIZE - 1))") ;;
-		overmaxspool) in=$BIG extra=(-o spool_threshold=64K -o max_size=512K) ;;
-		readerror) in=$T ;;
-		esac
-		sd_run "$name" --stdin "$in" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" \
-			--on-timeout "$policy" "${extra[@]}" -- "$FAULTS/lda-count" "$T/$name.cap"
-		case $c in
-		truncated) expect "$name" "$d" deliver 0 "$T/truncated.eml" ;;
-		atmax) expect "$name" "$d" deliver 0 "$MSG" ;;
-		closed | empty) expect "$name" "$d" refuse 65 5.6.0 ;;
-		overmax | overmaxspool) expect "$name" "$d" refuse 65 5.3.4 ;;
-		readerror) expect "$name" "$d" refuse 75 4.3.0 ;;
-		esac
-		cells+=("$CELL")
-	done
-	row "$(describe "$c")" "${cells[@]}"
+	combos cell
+	row "$(describe "$c")" "${CELLS[@]}"
 done
 
 write_report faults-0600 "stdin faults" \

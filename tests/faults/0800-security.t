@@ -21,17 +21,18 @@ CORE=$(ulimit -c)
 # ASan sets RLIMIT_CORE to 0 at start-up (disable_coredump=1) unless told not to
 NOASANCORE=${ASAN_OPTIONS:+$ASAN_OPTIONS:}disable_coredump=0
 
-# result DESC STATUS: one TAP line and one table row
-result() {
-	local desc=$1 st=$2
-	shift 2
-	if ok "$st" "$desc"; then row "$desc" "ok"; else row "$desc" "**FAIL**"; [ $# -gt 0 ] && diag "$@"; fi
-}
-
 # leaks NAME: how many lines of the run's outputs (stdout, stderr, delivered message, LDA records)
 # hold the key or the Rspamd password
 leaks() {
 	cat "$T/$1".out "$T/$1".err "$T/$1".cap* 2>/dev/null | grep -a -c -F -e "$KEY" -e "$PW"
+}
+
+# refused DESC NAME ENH: the run NAME ended with 75 and ENH on its status line, and leaked neither
+# the key nor the password
+refused() {
+	local got="$R_KIND $R_CODE $(_status_code "$2")"
+	[ "$got" = "exit 75 $3" ] && [ "$(leaks "$2")" = 0 ]
+	result "$1" $? "$(cat "$T/$2.res"), $got, $(leaks "$2") leaks"
 }
 
 # an LDA that records its environment and its core file size limit, then takes the message
@@ -68,15 +69,11 @@ result "rspamd_password from SPOT_DELIVER_RSPAMD_PASSWORD: delivered, and the LD
 
 sd_run k3 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" --api-url "$BAD/s401" --api-key-file "$T/key" \
 	-- "$LDA" "$T/k3.cap" <"$HAM"
-result "the API refuses the key (401): 75 4.7.0, the key is not in the status line or the log" \
-	"$([ "$R_KIND $R_CODE $(_status_code k3)" = "exit 75 4.7.0" ] && [ "$(leaks k3)" = 0 ]; echo $?)" \
-	"$(cat "$T/k3.res") $(_status_code k3), $(leaks k3) leaks"
+refused "the API refuses the key (401): 75 4.7.0, the key is not in the status line or the log" k3 4.7.0
 
 sd_run k4 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" --api-url "$BAD/hang/sec" --api-key-file "$T/key" \
 	--analysis-timeout-ms 300 --on-timeout block -- "$LDA" "$T/k4.cap" <"$HAM"
-result "the API hangs, on_timeout = block: 75 4.7.1 without the key" \
-	"$([ "$R_KIND $R_CODE $(_status_code k4)" = "exit 75 4.7.1" ] && [ "$(leaks k4)" = 0 ]; echo $?)" \
-	"$(cat "$T/k4.res"), $(leaks k4) leaks"
+refused "the API hangs, on_timeout = block: 75 4.7.1 without the key" k4 4.7.1
 
 sd_run k5 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" "${api[@]}" --check <"$HAM"
 result "--check: valid JSON without the key" \
@@ -90,36 +87,24 @@ result "--check-config: the API key and rspamd_password masked" \
 
 sd_run k7 -- "${SD[@]}" --rspamd-url "$BAD/good/sec" --api-url "$BAD/s500/sec" --api-key-file "$T/key" \
 	--handoff <"$HAM"
-result "hand-off refused (500): 75 4.4.1 without the key" \
-	"$([ "$R_KIND $R_CODE $(_status_code k7)" = "exit 75 4.4.1" ] && [ "$(leaks k7)" = 0 ]; echo $?)" \
-	"$(cat "$T/k7.res"), $(leaks k7) leaks"
+refused "hand-off refused (500): 75 4.4.1 without the key" k7 4.4.1
 
 sd_run k8 -- "${SD[@]}" --api-key "$KEY" -- "$LDA" "$T/k8.cap" <"$HAM"
-result "--api-key on the command line: 75 4.3.5, the key not echoed" \
-	"$([ "$R_KIND $R_CODE $(_status_code k8)" = "exit 75 4.3.5" ] && [ "$(leaks k8)" = 0 ]; echo $?)" \
-	"$(cat "$T/k8.res"), $(leaks k8) leaks"
+refused "--api-key on the command line: 75 4.3.5, the key not echoed" k8 4.3.5
 
 sd_run k9 -- "${SD[@]}" -o "rspamd_password=$PW" -- "$LDA" "$T/k9.cap" <"$HAM"
-result "-o rspamd_password=... on the command line: 75 4.3.5, not echoed" \
-	"$([ "$R_KIND $R_CODE $(_status_code k9)" = "exit 75 4.3.5" ] && [ "$(leaks k9)" = 0 ]; echo $?)" \
-	"$(cat "$T/k9.res"), $(leaks k9) leaks"
+refused "-o rspamd_password=... on the command line: 75 4.3.5, not echoed" k9 4.3.5
 
 sd_run k10 -- "${SD[@]}" -o "api_key=$KEY" -- "$LDA" "$T/k10.cap" <"$HAM"
-result "-o api_key=... (no such key): 75 4.3.5, the value not echoed" \
-	"$([ "$R_KIND $R_CODE $(_status_code k10)" = "exit 75 4.3.5" ] && [ "$(leaks k10)" = 0 ]; echo $?)" \
-	"$(cat "$T/k10.res"), $(leaks k10) leaks"
+refused "-o api_key=... (no such key): 75 4.3.5, the value not echoed" k10 4.3.5
 
 SPOT_DELIVER_API_KEY=$KEY sd_run k11 -- "${SD[@]}" -- "$LDA" "$T/k11.cap" <"$HAM"
-result "SPOT_DELIVER_API_KEY=... (no such key): 75 4.3.5, the value not echoed" \
-	"$([ "$R_KIND $R_CODE $(_status_code k11)" = "exit 75 4.3.5" ] && [ "$(leaks k11)" = 0 ]; echo $?)" \
-	"$(cat "$T/k11.res"), $(leaks k11) leaks"
+refused "SPOT_DELIVER_API_KEY=... (no such key): 75 4.3.5, the value not echoed" k11 4.3.5
 
 printf '%s with a space\n' "$KEY" >"$T/spacekey"
 chmod 600 "$T/spacekey"
 sd_run k12 -- "${SD[@]}" --api-url "$BAD/good/sec" --api-key-file "$T/spacekey" -- "$LDA" "$T/k12.cap" <"$HAM"
-result "a key with a space in it: 75 4.3.5, the key not echoed" \
-	"$([ "$R_KIND $R_CODE $(_status_code k12)" = "exit 75 4.3.5" ] && [ "$(leaks k12)" = 0 ]; echo $?)" \
-	"$(cat "$T/k12.res"), $(leaks k12) leaks"
+refused "a key with a space in it: 75 4.3.5, the key not echoed" k12 4.3.5
 
 n_auth=$(grep -c -F "Authorization: Bearer $KEY" "$BAD_REC.headers")
 n_rspamd=$(grep -F '/checkv2 ' "$BAD_REC.headers" | grep -c -i -F -e "$KEY" -e 'Authorization:')

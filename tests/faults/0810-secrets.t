@@ -26,12 +26,6 @@ HAM=$ROOT/tests/fixtures/mail/ham.eml
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}disable_coredump=0
 api=(--api-url "$BAD/good/sec" --api-key-file "$T/key")
 
-# result DESC STATUS [DIAG...]: one TAP line and one table row
-result() {
-	local desc=$1 st=$2
-	shift 2
-	if ok "$st" "$desc"; then row "$desc" "ok"; else row "$desc" "**FAIL**"; [ $# -gt 0 ] && diag "$@"; fi
-}
 skipped() {
 	skip "$1" "$2"
 	row "$1" "skipped: $2"

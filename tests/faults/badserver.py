@@ -55,12 +55,15 @@ import hashlib
 import http.server
 import json
 import os
-import signal
 import socket
 import struct
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import servelib  # noqa: E402
 
 HUGE = 50 * 1024 * 1024
 SLOW_STEP = 0.05
@@ -287,10 +290,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
+class Server(servelib.HTTPServer):
     rcvbuf = 0
 
     def server_bind(self):
@@ -316,21 +316,7 @@ def main():
     httpd = Server(("127.0.0.1", args.port), Handler)
     httpd.state = state
 
-    def on_signal(signum, frame):
-        state.stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    if args.pidfile:
-        with open(args.pidfile, "w") as f:
-            f.write("%d\n" % os.getpid())
-    t = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    t.start()
-    print("ready %d" % httpd.server_address[1], flush=True)
-    while not state.stop.wait(0.5):
-        pass
-    httpd.shutdown()
-    httpd.server_close()
+    servelib.serve(httpd, servelib.stop_on_signals(state.stop), args.pidfile)
     return 0
 
 

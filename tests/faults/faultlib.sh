@@ -39,6 +39,21 @@
 #     BOUND_MS, when set, also requires the run to end within BOUND_MS + SLACK_MS; EXTRA_CHECK, when
 #     set, names a function that is called with NAME and must succeed (else EXTRA_WHY is the
 #     failure), and EXTRA_CELL is added to the cell.
+#   expect_down NAME DESC SCANNER INPUT [STATUS]
+#                               the run NAME had SCANNER (Rspamd or API) fail: with blocking/block
+#                               ($combo) it is refused, 75 4.7.0 for Rspamd, 75 4.7.1 for the API;
+#                               else delivered, with X-Spam-Error or X-SPOT-Status: STATUS (default
+#                               timeout)
+#   verdict NAME DESC           the TAP line of a cell from the failures in the caller's why array:
+#                               "ok DESC: CELL" when there are none, else "not ok", the reasons and
+#                               the run's output, and CELL is "**FAIL**: reasons" (expect ends so)
+#   also STATUS DESC GOOD BAD [DIAG...]
+#                               one more TAP line about the current cell: STATUS 0 adds "; GOOD" to
+#                               CELL, else "; **FAIL**: BAD", with DIAG as diagnostics
+#   combos FN                   calls FN once per mode/on_timeout pair of COMBOS, with combo, mode
+#                               and policy set and n counted up; CELLS: the CELL each call left
+#   result DESC STATUS [DIAG...]
+#                               one TAP line and a table row "DESC | ok" (or "**FAIL**", with DIAG)
 #   row SECTION CELLS...        one result table row (tab-separated) for write_report
 #   write_report ID TITLE INTRO COLUMNS...
 #                               replaces the section ID of $REPORT_DOC with a table of this run's
@@ -71,41 +86,8 @@ RESULTS=$T/results.tsv
 
 part() { "$PY" "$ROOT/tests/msgpart.py" "$@"; }
 
-# The test message: CRLF, multipart with a 140 KB base64 attachment, a forged X-Spam-Flag and
-# X-SPOT-Status in the top block, a message/rfc822 part with its own X-Spam header.
 MSG=$T/msg.eml
-"$PY" - "$MSG" <<'EOF'
-import base64, sys
-att = base64.encodebytes(bytes((i * 7 + 3) % 256 for i in range(105000))).replace(b"\n", b"\r\n")
-parts = [
-    b"From: Alice <alice@example.org>",
-    b"To: Bob <bob@example.net>",
-    b"Subject: fault matrix",
-    b"Date: Mon, 02 Feb 2026 10:00:00 +0000",
-    b"Message-ID: <fault-matrix@example.org>",
-    b"X-Spam-Flag: YES",
-    b"X-SPOT-Status: analyzed",
-    b"MIME-Version: 1.0",
-    b'Content-Type: multipart/mixed; boundary="b1"',
-    b"",
-    b"--b1",
-    b"Content-Type: text/plain; charset=utf-8",
-    b"",
-    b"Hello Bob,\r\nthe attachment follows.",
-    b"--b1",
-    b"Content-Type: message/rfc822",
-    b"",
-    b"From: inner@example.org\r\nX-Spam: Yes\r\nSubject: inner\r\n\r\ninner body",
-    b"--b1",
-    b"Content-Type: application/octet-stream",
-    b"Content-Transfer-Encoding: base64",
-    b'Content-Disposition: attachment; filename="data.bin"',
-    b"",
-    att + b"--b1--",
-    b"",
-]
-open(sys.argv[1], "wb").write(b"\r\n".join(parts))
-EOF
+"$PY" "$FAULTS/matrixmsg.py" "$MSG"
 
 start_bad() {
 	local id=${1:-bad}
@@ -212,15 +194,65 @@ expect() {
 		why+=("took longer than $BOUND_MS + $SLACK_MS ms")
 	fi
 	CELL=$CELL${EXTRA_CELL:-}
+	verdict "$name" "$desc"
+}
+
+verdict() {
 	if [ ${#why[@]} -eq 0 ]; then
-		ok 0 "$desc: $CELL"
+		ok 0 "$2: $CELL"
 	else
-		ok 1 "$desc"
-		diag "${why[@]}" "run: $(cat "$T/$name.res")"
-		diag_file "$T/$name.out" 5
-		diag_file "$T/$name.err" 10
+		ok 1 "$2"
+		diag "${why[@]}" "run: $(cat "$T/$1.res" 2>/dev/null)"
+		diag_file "$T/$1.out" 5
+		diag_file "$T/$1.err" 10
 		CELL="**FAIL**: ${why[*]}"
 	fi
+}
+
+expect_down() {
+	local name=$1 desc=$2 scanner=$3 input=$4 status=${5:-timeout}
+	if [ "$combo" = blocking/block ] && [ "$scanner" = Rspamd ]; then
+		expect "$name" "$desc" refuse 75 4.7.0
+	elif [ "$combo" = blocking/block ]; then
+		expect "$name" "$desc" refuse 75 4.7.1
+	elif [ "$scanner" = Rspamd ]; then
+		expect "$name" "$desc" deliver 0 "$input" "X-Spam-Error: .+"
+	else
+		expect "$name" "$desc" deliver 0 "$input" "X-SPOT-Status: $status"
+	fi
+}
+
+also() {
+	local st=$1 desc=$2 good=$3 bad=$4
+	shift 4
+	if ok "$st" "$desc"; then
+		CELL="$CELL; $good"
+	else
+		[ $# -gt 0 ] && diag "$@"
+		CELL="$CELL; **FAIL**: $bad"
+	fi
+}
+
+combos() {
+	CELLS=()
+	for combo in $COMBOS; do
+		mode=${combo%/*} policy=${combo#*/}
+		n=$((n + 1))
+		"$1"
+		CELLS+=("$CELL")
+	done
+}
+
+result() {
+	local desc=$1 st=$2
+	shift 2
+	if ok "$st" "$desc"; then
+		row "$desc" "ok"
+	else
+		row "$desc" "**FAIL**"
+		[ $# -gt 0 ] && diag "$@"
+	fi
+	return 0
 }
 
 # wrapped: true when every run goes through SPOT_TEST_WRAPPER (valgrind). Valgrind cannot run a
