@@ -19,6 +19,7 @@ struct target {
 	size_t next;
 	const char *url;          /* the member asked now */
 	int64_t deadline;         /* for all members together */
+	int64_t attempt_start;
 	int64_t attempt_deadline; /* for this member */
 };
 
@@ -48,8 +49,23 @@ target_next(struct target *t)
 	t->next++;
 	if (share < 1)
 		share = 1;
+	t->attempt_start = now;
 	t->attempt_deadline = now + share;
 	return share;
+}
+
+/* What the log says of a member's answer or failure: from curl's
+ * request, or why for a deadline of ours. */
+static void
+event(struct upstream_events *ev, const char *what, const struct target *t,
+    const struct http_req *r, int ok, const char *why)
+{
+	char text[200];
+
+	if (r != NULL)
+		http_req_why(r, text, sizeof(text));
+	upstream_event_of(ev, what, t->url, ok, r != NULL ? text : why,
+	    r != NULL ? r->elapsed_ms : (long)(now_ms() - t->attempt_start));
 }
 
 /* Worth asking the next member: the host, not the message, is the trouble. */
@@ -113,7 +129,7 @@ rspamd_done(struct scan *s, struct rspamd_job *job)
 
 	job->active = 0;
 	if (failover_worthy(r)) {
-		upstream_event(s->events, job->t.url, 0);
+		event(s->events, "rspamd", &job->t, r, 0, NULL);
 		http_req_error(r, sr->rspamd_error, sizeof(sr->rspamd_error));
 		rspamd_start(s, job);
 		return;
@@ -123,7 +139,7 @@ rspamd_done(struct scan *s, struct rspamd_job *job)
 		sr->rspamd_state = SCAN_FAILED;
 		return;
 	}
-	upstream_event(s->events, job->t.url, 1);
+	event(s->events, "rspamd", &job->t, r, 1, NULL);
 	if (rspamd_parse(r->resp.data ? r->resp.data : "", r->resp.len,
 	    &sr->rspamd, err, sizeof(err)) != 0) {
 		rspamd_reply_free(&sr->rspamd);
@@ -141,9 +157,9 @@ rspamd_check_time(struct scan *s, struct rspamd_job *job, int64_t now)
 	if (!job->active || now < job->t.attempt_deadline)
 		return;
 	http_engine_remove(&s->eng, &job->req);
-	upstream_event(s->events, job->t.url, 0);
 	snprintf(s->sr->rspamd_error, sizeof(s->sr->rspamd_error),
 	    "no answer within %u ms", s->cfg->timeout_ms);
+	event(s->events, "rspamd", &job->t, NULL, 0, s->sr->rspamd_error);
 	rspamd_start(s, job);
 }
 
@@ -229,13 +245,13 @@ api_done(struct scan *s, struct api_job *job)
 		} else if (r->status == 429) {
 			sr->api_state = SCAN_FAILED;
 		} else {
-			upstream_event(s->events, job->t.url, 0);
+			event(s->events, "SPOT API", &job->t, r, 0, NULL);
 			api_start(s, job);
 		}
 		return;
 	}
 	if (!is_poll)
-		upstream_event(s->events, job->t.url, 1);
+		event(s->events, "SPOT API", &job->t, r, 1, NULL);
 	if (r->status == 401 || r->status == 403) {
 		http_req_error(r, sr->api_error, sizeof(sr->api_error));
 		sr->api_state = SCAN_AUTH;
@@ -261,16 +277,17 @@ api_check_time(struct scan *s, struct api_job *job, int64_t now)
 	if (now >= job->t.deadline) {
 		if (job->phase == API_POST || job->phase == API_POLL)
 			http_engine_remove(&s->eng, &job->req);
-		if (job->phase == API_POST)
-			upstream_event(s->events, job->t.url, 0);
-		job->phase = API_IDLE;
-		s->sr->api_state = job->accepted ? SCAN_PENDING : SCAN_FAILED;
 		snprintf(s->sr->api_error, sizeof(s->sr->api_error),
 		    "no verdict within %u ms", s->cfg->analysis_timeout_ms);
+		if (job->phase == API_POST)
+			event(s->events, "SPOT API", &job->t, NULL, 0,
+			    s->sr->api_error);
+		job->phase = API_IDLE;
+		s->sr->api_state = job->accepted ? SCAN_PENDING : SCAN_FAILED;
 	} else if (job->phase == API_POST && now >= job->t.attempt_deadline) {
 		http_engine_remove(&s->eng, &job->req);
-		upstream_event(s->events, job->t.url, 0);
 		snprintf(s->sr->api_error, sizeof(s->sr->api_error), "timeout");
+		event(s->events, "SPOT API", &job->t, NULL, 0, "timeout");
 		api_start(s, job);
 	} else if (job->phase == API_WAIT_POLL && now >= job->poll_at) {
 		api_poll(s, job);
@@ -348,8 +365,9 @@ scan_handoff(const struct scan_params *p, char *err, size_t errlen)
 		spot_request(&req, t.url, p->cfg, p->env, p->m, p->idem_key, timeout);
 		if (http_perform(&req, timeout) != 0) {
 			snprintf(err, errlen, "no answer within %ld ms", timeout);
+			event(p->events, "SPOT API", &t, NULL, 0, err);
 		} else if (req.result == CURLE_OK && req.status / 100 == 2) {
-			upstream_event(p->events, t.url, 1);
+			event(p->events, "SPOT API", &t, &req, 1, NULL);
 			st = SCAN_DONE;
 			break;
 		} else {
@@ -359,8 +377,8 @@ scan_handoff(const struct scan_params *p, char *err, size_t errlen)
 					st = SCAN_AUTH;
 				break;
 			}
+			event(p->events, "SPOT API", &t, &req, 0, NULL);
 		}
-		upstream_event(p->events, t.url, 0);
 	}
 	http_req_free(&req);
 	return st;
