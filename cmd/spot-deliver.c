@@ -473,10 +473,14 @@ cli_free(struct cli *c)
 static int
 print_stats(const struct config *cfg)
 {
-	char why[600];
+	char why[600] = "";
 
-	if (stats_print(cfg, stdout, why, sizeof(why)) == 0 && fflush(stdout) == 0)
+	/* a state_dir or a file not there yet: no delivery counted, all 0 */
+	if (stats_print(cfg, stdout, why, sizeof(why)) == 0 && fflush(stdout) == 0) {
+		if (why[0] != '\0')
+			fprintf(stderr, "spot-deliver: --stats: %s: counted as 0\n", why);
 		return EX_OK;
+	}
 	if (ferror(stdout))
 		snprintf(why, sizeof(why), "cannot write to standard output");
 	fprintf(stderr, "spot-deliver: --stats: %s\n", why);
