@@ -15,5 +15,10 @@ void log_set_queue_id(const char *qid);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* -v: each step, with the ms since log_set_verbose(), on stderr whatever
+ * the sink (never stdout, where filter mode writes the message); callers
+ * pass no secret. */
+void log_set_verbose(void);
+void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

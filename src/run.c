@@ -284,6 +284,52 @@ delivered_via(const struct run_opts *o, char *dst, size_t n)
 	    slash + 1 : name);
 }
 
+/* -v: a list of names, cut when long. */
+static void
+names_add(char *dst, size_t n, const char *name)
+{
+	size_t len = strnlen(dst, n);
+
+	if (len + 1 < n)
+		snprintf(dst + len, n - len, "%s%s", len > 0 ? ", " : "", name);
+}
+
+/* -v: the decision and the header edits, by name only (no value). */
+static void
+verbose_decision(const struct decision *d, const struct hdr_block *hb,
+    const struct hdr_edit *ed)
+{
+	char added[600] = "", stripped[600] = "";
+	size_t i;
+
+	for (i = 0; i < ed->nadd; i++)
+		names_add(added, sizeof(added), ed->add[i].name);
+	for (i = 0; i < hb->n; i++)
+		if (hb->v[i].name[0] != '\0' && hdr_strip_match(ed, hb->v[i].name))
+			names_add(stripped, sizeof(stripped), hb->v[i].name);
+	for (i = 0; i < ed->nremove; i++)
+		names_add(stripped, sizeof(stripped), ed->remove[i].name);
+	log_verbose("decision: %s%s%s; added: %s; stripped: %s%s",
+	    outcome_name(d->outcome), d->detail[0] != '\0' ? ", " : "", d->detail,
+	    added[0] != '\0' ? added : "none", stripped[0] != '\0' ? stripped :
+	    "none", ed->subject != NULL ? "; Subject: rewritten" : "");
+}
+
+static void
+verbose_argv(char **argv)
+{
+	char line[1024] = "";
+	size_t i, len;
+
+	for (i = 0; argv[i] != NULL; i++) {
+		len = strlen(line);
+		if (len + 1 < sizeof(line))
+			snprintf(line + len, sizeof(line) - len, "%s'%s'",
+			    i > 0 ? " " : "", argv[i]);
+	}
+	log_verbose("lda: exec %s", line);
+}
+
 /* Filter mode writes first and logs what happened; an LDA replaces us, so
  * the line is written before the exec and again if the exec failed. */
 static void
@@ -302,6 +348,7 @@ deliver(const struct run_opts *o, const struct msg *m, const struct rewrite *rw,
 	} else {
 		report_log(rep);
 		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, d));
+		verbose_argv(argv);
 		deliver_exec(rw, m, argv, o->cfg->spool_dir, err, sizeof(err));
 		lda_argv_free(argv);
 	}
@@ -396,6 +443,7 @@ run(const struct run_opts *o, struct run_result *res)
 	hdr_edit_set_strip(&ed, cfg->strip_headers);
 	decide_headers(cfg, &sr, &d, &ed);
 	rewrite_plan(m.size, &hb, &ed, &rw);
+	verbose_decision(&d, &hb, &ed);
 
 	/* hand-off sends the message as it came: nothing is stripped */
 	delivered_via(o, via, sizeof(via));

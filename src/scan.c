@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "log.h"
 #include "rspamd.h"
 #include "spot.h"
 
@@ -62,10 +63,14 @@ event(struct upstream_events *ev, const char *what, const struct target *t,
 {
 	char text[200];
 
+	char url[UPSTREAM_URL_MAX + 1];
+	long ms = r != NULL ? r->elapsed_ms : (long)(now_ms() - t->attempt_start);
+
 	if (r != NULL)
 		http_req_why(r, text, sizeof(text));
-	upstream_event_of(ev, what, t->url, ok, r != NULL ? text : why,
-	    r != NULL ? r->elapsed_ms : (long)(now_ms() - t->attempt_start));
+	upstream_event_of(ev, what, t->url, ok, r != NULL ? text : why, ms);
+	upstream_url_shown(t->url, url, sizeof(url));
+	log_verbose("%s %s: %s (%ld ms)", what, url, r != NULL ? text : why, ms);
 }
 
 /* Worth asking the next member: the host, not the message, is the trouble. */

@@ -5,7 +5,7 @@
 # state_dir; --stats has its counters and state; -v tells each step on
 # stderr and never a secret.
 . "$(dirname "$0")/faultlib.sh"
-plan 21
+plan 22
 
 M=$ROOT/tests/fixtures/mail/ham.eml
 mkdir -p "$T/state"
@@ -74,13 +74,16 @@ KEY=verbose-secret-key-$$
 printf '%s\n' "$KEY" >"$T/key"
 chmod 600 "$T/key"
 URL=$BAD/good
-sd v1 -v -o state_dir= --api-url "$BAD/good" --api-key-file "$T/key" \
-	-o rspamd_password=verbose-rspamd-pass-$$
-check_grep "-v: the config file" '^spot-deliver: verbose: config /dev/null' "$T/v1.err"
+printf 'rspamd_password = verbose-rspamd-pass-%s\n' "$$" >"$T/v.conf"
+chmod 600 "$T/v.conf"
+sd v1 -v -o state_dir= -c "$T/v.conf" --api-url "$BAD/good" --api-key-file "$T/key"
+check_grep "-v: the config file" "^spot-deliver: verbose: [0-9]+ ms: config $T/v.conf read\$" "$T/v1.err"
 check_grep "-v: each request with its status and time" \
-	"^spot-deliver: verbose: rspamd $URL: HTTP 200 \\([0-9]+ ms\\)" "$T/v1.err"
+	"^spot-deliver: verbose: [0-9]+ ms: rspamd $URL: HTTP 200 \\([0-9]+ ms\\)\$" "$T/v1.err"
 check_grep "-v: the decision and the header edits" \
-	'^spot-deliver: verbose: decision: deliver.*added: .*X-Spam-Score' "$T/v1.err"
+	'^spot-deliver: verbose: [0-9]+ ms: decision: deliver; added: .*X-Spam-Score.*; stripped: X-Spam, X-Spam-Score, X-SPOT-Status, X-SPOT-Is-Phishing$' "$T/v1.err"
 check "-v: no secret on stderr or stdout" \
 	eval "! grep -q -e '$KEY' -e 'verbose-rspamd-pass-$$' '$T/v1.err' '$T/v1.out'"
 check "-v: stdout is the message alone" eval "! grep -q verbose '$T/v1.out' && grep -q '^X-Spam-Score:' '$T/v1.out'"
+sd v2 -v -o state_dir= -o strip_headers=X-Spam-Flag -- "$LDA" "$T/v2.cap"
+check_grep "-v: the LDA and its argv" "^spot-deliver: verbose: [0-9]+ ms: lda: exec '$LDA' '$T/v2.cap'\$" "$T/v2.err"
