@@ -284,14 +284,20 @@ delivered_via(const struct run_opts *o, char *dst, size_t n)
 	    slash + 1 : name);
 }
 
-/* -v: a list of names, cut when long. */
+/* -v: a list of names, cut when long; a byte of the message that is not
+ * printable ASCII is shown as '?', so no terminal is sent an escape. */
 static void
 names_add(char *dst, size_t n, const char *name)
 {
 	size_t len = strnlen(dst, n);
 
-	if (len + 1 < n)
-		snprintf(dst + len, n - len, "%s%s", len > 0 ? ", " : "", name);
+	if (len > 0 && len + 2 < n) {
+		memcpy(dst + len, ", ", 3);
+		len += 2;
+	}
+	for (; *name != '\0' && len + 1 < n; name++, len++)
+		dst[len] = *name > 0x20 && *name < 0x7f ? *name : '?';
+	dst[len] = '\0';
 }
 
 /* -v: the decision and the header edits, by name only (no value). */
