@@ -234,6 +234,16 @@ api_answer(struct scan *s, struct api_job *job)
 }
 
 static void
+verbose_poll(const struct api_job *job, const struct http_req *r)
+{
+	char url[UPSTREAM_URL_MAX + 1], text[200];
+
+	upstream_url_shown(job->t.url, url, sizeof(url));
+	http_req_why(r, text, sizeof(text));
+	log_verbose("SPOT API %s: poll: %s (%ld ms)", url, text, r->elapsed_ms);
+}
+
+static void
 api_done(struct scan *s, struct api_job *job)
 {
 	struct http_req *r = &job->req;
@@ -243,6 +253,8 @@ api_done(struct scan *s, struct api_job *job)
 	int is_poll = job->phase == API_POLL;
 
 	job->phase = API_IDLE;
+	if (is_poll)
+		verbose_poll(job, r);
 	if (failover_worthy(r) || r->status == 429) {
 		http_req_error(r, sr->api_error, sizeof(sr->api_error));
 		if (is_poll) { /* the job exists there: ask again until the deadline */
