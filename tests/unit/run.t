@@ -13,7 +13,7 @@
 # from the directory prove was started in.
 set -u
 
-names=(test-config test-rspamd test-rewrite test-decide test-spot test-state test-age test-identity)
+names=(test-config test-rspamd test-rewrite test-decide test-spot test-state test-age test-identity test-upstream)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || exit 1
 root=$(cd "$here/../.." && pwd) || exit 1
