@@ -30,7 +30,7 @@ SRC = src/util.c src/config.c src/log.c src/msg.c src/http.c src/rspamd.c \
       src/age.c src/corelimit.c src/url.c
 OBJ = $(SRC:%.c=$(O)/%.o)
 UNIT_NAMES = test-config test-rspamd test-rewrite test-decide test-spot test-state test-age \
-    test-identity
+    test-identity test-upstream
 UNIT = $(UNIT_NAMES:%=$(O)/tests/unit/%)
 
 all: $(O)/spot-deliver

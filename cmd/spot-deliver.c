@@ -64,6 +64,7 @@ static const struct option long_options[] = {
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "selftest", no_argument, NULL, OPT_SELFTEST },
+	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -144,6 +145,7 @@ usage(FILE *fp)
 	    "                             differ from the defaults, and where each is set\n"
 	    "      --stats                print the counters (Prometheus text format)\n"
 	    "      --selftest             probe every server and the LDA, deliver nothing\n"
+	    "  -v, --verbose              each step with its time on stderr\n"
 	    "  -V, --version              print the version\n"
 	    "  -h, --help                 print this help\n"
 	    "Exit: 0 delivered, 65 bad input, 75 try again later, 77 rejected;\n"
@@ -274,7 +276,7 @@ parse_args(struct cli *c, int argc, char **argv)
 
 	c->config_file = CONFIG_DEFAULT_FILE;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+c:o:f:r:nVh", long_options,
+	while ((opt = getopt_long(argc, argv, "+c:o:f:r:nvVh", long_options,
 	    NULL)) != -1) {
 		last_arg = optarg;
 		if (key_option(c, opt, optarg))
@@ -295,6 +297,7 @@ parse_args(struct cli *c, int argc, char **argv)
 		case 'n': c->changed_only = 1; break;
 		case OPT_STATS: c->stats = 1; break;
 		case OPT_SELFTEST: c->selftest = 1; break;
+		case 'v': log_set_verbose(); break;
 		case OPT_API_KEY:
 			snprintf(c->error, sizeof(c->error), "--api-key is refused: "
 			    "a key in argv is visible to every user in ps(1); put it "
@@ -365,6 +368,7 @@ load_config(struct cli *c, struct config *cfg, char *warn, size_t warnlen)
 	}
 	if (config_finish(cfg, err, sizeof(err), warn, warnlen) != 0)
 		goto fail;
+	log_verbose("config %s read", c->config_file);
 	return 0;
 fail:
 	snprintf(c->error, sizeof(c->error), "%s", err);
@@ -473,10 +477,14 @@ cli_free(struct cli *c)
 static int
 print_stats(const struct config *cfg)
 {
-	char why[600];
+	char why[600] = "";
 
-	if (stats_print(cfg, stdout, why, sizeof(why)) == 0 && fflush(stdout) == 0)
+	/* a state_dir or a file not there yet: no delivery counted, all 0 */
+	if (stats_print(cfg, stdout, why, sizeof(why)) == 0 && fflush(stdout) == 0) {
+		if (why[0] != '\0')
+			fprintf(stderr, "spot-deliver: --stats: %s: counted as 0\n", why);
 		return EX_OK;
+	}
 	if (ferror(stdout))
 		snprintf(why, sizeof(why), "cannot write to standard output");
 	fprintf(stderr, "spot-deliver: --stats: %s\n", why);

@@ -12,6 +12,7 @@
 
 #include "corelimit.h"
 #include "http.h"
+#include "scan.h"
 #include "spot.h"
 #include "util.h"
 
@@ -193,8 +194,9 @@ deliver_handoff(const struct handoff *p, char *err, size_t errlen)
 		spot_request(&req, t.url, p->cfg, p->env, p->m, p->idem_key, timeout);
 		if (http_perform(&req, timeout) != 0) {
 			snprintf(err, errlen, "no answer within %ld ms", timeout);
+			scan_event(p->events, "SPOT API", &t, NULL, 0, err);
 		} else if (req.result == CURLE_OK && req.status / 100 == 2) {
-			upstream_event(p->events, t.url, 1);
+			scan_event(p->events, "SPOT API", &t, &req, 1, NULL);
 			st = HANDOFF_DONE;
 			break;
 		} else {
@@ -204,8 +206,8 @@ deliver_handoff(const struct handoff *p, char *err, size_t errlen)
 					st = HANDOFF_AUTH;
 				break;
 			}
+			scan_event(p->events, "SPOT API", &t, &req, 0, NULL);
 		}
-		upstream_event(p->events, t.url, 0);
 	}
 	http_req_free(&req);
 	return st;

@@ -249,6 +249,23 @@ http_req_host_failed(const struct http_req *r)
 }
 
 void
+http_req_why(const struct http_req *r, char *dst, size_t n)
+{
+	const char *step = r->result == CURLE_COULDNT_CONNECT ? "connect" :
+	    r->result == CURLE_COULDNT_RESOLVE_HOST ? "resolve" : NULL;
+
+	if (r->os_errno != 0 && step != NULL)
+		snprintf(dst, n, "%s: %s", step, strerror((int)r->os_errno));
+	else if (r->os_errno != 0)
+		snprintf(dst, n, "%s: %s", curl_easy_strerror(r->result),
+		    strerror((int)r->os_errno));
+	else if (step != NULL)
+		snprintf(dst, n, "%s: %s", step, curl_easy_strerror(r->result));
+	else
+		http_req_error(r, dst, n);
+}
+
+void
 http_engine_init(struct http_engine *e)
 {
 	if ((e->multi = curl_multi_init()) == NULL)
@@ -295,6 +312,17 @@ check_upload(struct http_req *r)
 	}
 }
 
+static void
+elapsed_of(struct http_req *r)
+{
+	curl_off_t us = 0;
+
+	if (curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &us) != CURLE_OK ||
+	    us < 0)
+		us = 0;
+	r->elapsed_ms = (long)(us / 1000);
+}
+
 static struct http_req *
 engine_done(struct http_engine *e)
 {
@@ -308,6 +336,10 @@ engine_done(struct http_engine *e)
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		r->result = m->data.result;
 		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+		if (curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &r->os_errno) !=
+		    CURLE_OK)
+			r->os_errno = 0;
+		elapsed_of(r);
 		check_upload(r);
 		curl_multi_remove_handle(e->multi, r->easy);
 		return r;

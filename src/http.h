@@ -28,6 +28,8 @@ struct http_req {
 	int resp_overflow;
 	long status;
 	CURLcode result;
+	long os_errno;       /* the system's error behind a failed connect */
+	long elapsed_ms;
 	char *location;
 };
 
@@ -50,6 +52,9 @@ void http_req_free(struct http_req *r);
 void http_req_error(const struct http_req *r, char *dst, size_t n);
 /* Worth asking the next member: the host, not the message, is the trouble. */
 int http_req_host_failed(const struct http_req *r);
+/* The same for the admin's log, with the system's error when there is one:
+ * "connect: Connection refused", "resolve: Couldn't resolve host name". */
+void http_req_why(const struct http_req *r, char *dst, size_t n);
 
 struct http_engine {
 	CURLM *multi;

@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <syslog.h>
 
+#include "util.h"
+
 static int log_sink = LOG_SINK_STDERR;
 static char log_qid[64];
+static int64_t verbose_start = -1;
 
 void
 log_open(int sink)
@@ -70,5 +73,26 @@ log_at(int prio, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vlog(prio, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_set_verbose(void)
+{
+	verbose_start = now_ms();
+}
+
+void
+log_verbose(const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	if (verbose_start < 0)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(line, sizeof(line), fmt, ap) >= 0)
+		fprintf(stderr, "spot-deliver: verbose: %lld ms: %s\n",
+		    (long long)(now_ms() - verbose_start), line);
 	va_end(ap);
 }

@@ -19,5 +19,10 @@ void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_WARNING, __VA_ARGS__)
 #define log_error(...) log_at(LOG_ERR, __VA_ARGS__)
+/* -v: each step, with the ms since log_set_verbose(), on stderr whatever
+ * the sink (never stdout, where filter mode writes the message); callers
+ * pass no secret. */
+void log_set_verbose(void);
+void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

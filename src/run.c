@@ -262,6 +262,58 @@ delivered_via(const struct run_opts *o, char *dst, size_t n)
 	    slash + 1 : name);
 }
 
+/* -v: a list of names, cut when long; a byte of the message that is not
+ * printable ASCII is shown as '?', so no terminal is sent an escape. */
+static void
+names_add(char *dst, size_t n, const char *name)
+{
+	size_t len = strnlen(dst, n);
+
+	if (len > 0 && len + 2 < n) {
+		memcpy(dst + len, ", ", 3);
+		len += 2;
+	}
+	for (; *name != '\0' && len + 1 < n; name++, len++)
+		dst[len] = *name > 0x20 && *name < 0x7f ? *name : '?';
+	dst[len] = '\0';
+}
+
+/* -v: the decision and the header edits, by name only (no value). */
+static void
+verbose_decision(const struct decision *d, const struct hdr_block *hb,
+    const struct hdr_edit *ed)
+{
+	char added[600] = "", stripped[600] = "";
+	size_t i;
+
+	for (i = 0; i < ed->nadd; i++)
+		names_add(added, sizeof(added), ed->add[i].name);
+	for (i = 0; i < hb->n; i++)
+		if (hb->v[i].name[0] != '\0' && hdr_strip_match(ed, hb->v[i].name))
+			names_add(stripped, sizeof(stripped), hb->v[i].name);
+	for (i = 0; i < ed->nremove; i++)
+		names_add(stripped, sizeof(stripped), ed->remove[i].name);
+	log_verbose("decision: %s%s%s; added: %s; stripped: %s%s",
+	    outcome_name(d->outcome), d->detail[0] != '\0' ? ", " : "", d->detail,
+	    added[0] != '\0' ? added : "none", stripped[0] != '\0' ? stripped :
+	    "none", ed->subject != NULL ? "; Subject: rewritten" : "");
+}
+
+static void
+verbose_argv(char **argv)
+{
+	char line[1024] = "";
+	size_t i, len;
+
+	for (i = 0; argv[i] != NULL; i++) {
+		len = strlen(line);
+		if (len + 1 < sizeof(line))
+			snprintf(line + len, sizeof(line) - len, "%s'%s'",
+			    i > 0 ? " " : "", argv[i]);
+	}
+	log_verbose("lda: exec %s", line);
+}
+
 static enum run_kind
 kind_of(const struct decision *d)
 {
@@ -331,6 +383,7 @@ settle(struct delivery *dv)
 	hdr_edit_set_strip(&dv->ed, cfg->strip_headers);
 	decide_headers(cfg, dv->sr, d, &dv->ed);
 	rewrite_plan(dv->m->size, dv->hb, &dv->ed, &dv->rw);
+	verbose_decision(d, dv->hb, &dv->ed);
 
 	/* hand-off sends the message as it came: nothing is stripped */
 	delivered_via(o, dv->via, sizeof(dv->via));
@@ -416,6 +469,7 @@ deliver(struct delivery *dv)
 	} else {
 		report_log(&dv->rep);
 		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, dv->d));
+		verbose_argv(argv);
 		deliver_exec(&dv->rw, dv->m, argv, o->cfg->spool_dir, err, sizeof(err));
 		lda_argv_free(argv);
 	}

@@ -5,11 +5,27 @@
 #include <string.h>
 
 #include "http.h"
+#include "log.h"
 #include "rspamd.h"
 #include "spot.h"
 
 /* The longest sleep between looks at the clock. */
 #define SLICE_MS 100
+
+void
+scan_event(struct upstream_events *ev, const char *what,
+    const struct upstream_target *t, const struct http_req *r, int ok,
+    const char *why)
+{
+	char text[200], url[UPSTREAM_URL_MAX + 1];
+	long ms = r != NULL ? r->elapsed_ms : (long)(now_ms() - t->attempt_start);
+
+	if (r != NULL)
+		http_req_why(r, text, sizeof(text));
+	upstream_event_of(ev, what, t->url, ok, r != NULL ? text : why, ms);
+	upstream_url_shown(t->url, url, sizeof(url));
+	log_verbose("%s %s: %s (%ld ms)", what, url, r != NULL ? text : why, ms);
+}
 
 struct scan {
 	const struct config *cfg;
@@ -65,7 +81,7 @@ rspamd_done(struct scan *s, struct rspamd_job *job)
 
 	job->active = 0;
 	if (http_req_host_failed(r)) {
-		upstream_event(s->events, job->t.url, 0);
+		scan_event(s->events, "rspamd", &job->t, r, 0, NULL);
 		http_req_error(r, sr->rspamd_error, sizeof(sr->rspamd_error));
 		rspamd_start(s, job);
 		return;
@@ -75,7 +91,7 @@ rspamd_done(struct scan *s, struct rspamd_job *job)
 		sr->rspamd_state = SCAN_FAILED;
 		return;
 	}
-	upstream_event(s->events, job->t.url, 1);
+	scan_event(s->events, "rspamd", &job->t, r, 1, NULL);
 	if (rspamd_parse(r->resp.data ? r->resp.data : "", r->resp.len,
 	    &sr->rspamd, err, sizeof(err)) != 0) {
 		rspamd_reply_free(&sr->rspamd);
@@ -93,9 +109,9 @@ rspamd_check_time(struct scan *s, struct rspamd_job *job, int64_t now)
 	if (!job->active || now < job->t.attempt_deadline)
 		return;
 	http_engine_remove(&s->eng, &job->req);
-	upstream_event(s->events, job->t.url, 0);
 	snprintf(s->sr->rspamd_error, sizeof(s->sr->rspamd_error),
 	    "no answer within %u ms", s->cfg->timeout_ms);
+	scan_event(s->events, "rspamd", &job->t, NULL, 0, s->sr->rspamd_error);
 	rspamd_start(s, job);
 }
 
@@ -165,6 +181,16 @@ api_answer(struct scan *s, struct api_job *job)
 }
 
 static void
+verbose_poll(const struct api_job *job, const struct http_req *r)
+{
+	char url[UPSTREAM_URL_MAX + 1], text[200];
+
+	upstream_url_shown(job->t.url, url, sizeof(url));
+	http_req_why(r, text, sizeof(text));
+	log_verbose("SPOT API %s: poll: %s (%ld ms)", url, text, r->elapsed_ms);
+}
+
+static void
 api_done(struct scan *s, struct api_job *job)
 {
 	struct http_req *r = &job->req;
@@ -174,6 +200,8 @@ api_done(struct scan *s, struct api_job *job)
 	int is_poll = job->phase == API_POLL;
 
 	job->phase = API_IDLE;
+	if (is_poll)
+		verbose_poll(job, r);
 	if (http_req_host_failed(r) || r->status == 429) {
 		http_req_error(r, sr->api_error, sizeof(sr->api_error));
 		if (is_poll) { /* the job exists there: ask again until the deadline */
@@ -181,13 +209,13 @@ api_done(struct scan *s, struct api_job *job)
 		} else if (r->status == 429) {
 			sr->api_state = SCAN_FAILED;
 		} else {
-			upstream_event(s->events, job->t.url, 0);
+			scan_event(s->events, "SPOT API", &job->t, r, 0, NULL);
 			api_start(s, job);
 		}
 		return;
 	}
 	if (!is_poll)
-		upstream_event(s->events, job->t.url, 1);
+		scan_event(s->events, "SPOT API", &job->t, r, 1, NULL);
 	if (r->status == 401 || r->status == 403) {
 		http_req_error(r, sr->api_error, sizeof(sr->api_error));
 		sr->api_state = SCAN_AUTH;
@@ -213,16 +241,17 @@ api_check_time(struct scan *s, struct api_job *job, int64_t now)
 	if (now >= job->t.deadline) {
 		if (job->phase == API_POST || job->phase == API_POLL)
 			http_engine_remove(&s->eng, &job->req);
-		if (job->phase == API_POST)
-			upstream_event(s->events, job->t.url, 0);
-		job->phase = API_IDLE;
-		s->sr->api_state = job->accepted ? SCAN_PENDING : SCAN_FAILED;
 		snprintf(s->sr->api_error, sizeof(s->sr->api_error),
 		    "no verdict within %u ms", s->cfg->analysis_timeout_ms);
+		if (job->phase == API_POST)
+			scan_event(s->events, "SPOT API", &job->t, NULL, 0,
+			    s->sr->api_error);
+		job->phase = API_IDLE;
+		s->sr->api_state = job->accepted ? SCAN_PENDING : SCAN_FAILED;
 	} else if (job->phase == API_POST && now >= job->t.attempt_deadline) {
 		http_engine_remove(&s->eng, &job->req);
-		upstream_event(s->events, job->t.url, 0);
 		snprintf(s->sr->api_error, sizeof(s->sr->api_error), "timeout");
+		scan_event(s->events, "SPOT API", &job->t, NULL, 0, "timeout");
 		api_start(s, job);
 	} else if (job->phase == API_WAIT_POLL && now >= job->poll_at) {
 		api_poll(s, job);

@@ -25,4 +25,12 @@ struct scan_params {
 /* Fills the rspamd_* and api_* parts of sr for the scanners asked. */
 void scan_run(const struct scan_params *p, struct scan_result *sr);
 
+struct http_req;
+/* Records what a member did in ev (the outage lines, the dead-host memory)
+ * and prints it with -v: r's answer or failure, else why (a deadline of
+ * ours). what names the scanner: "rspamd", "SPOT API". */
+void scan_event(struct upstream_events *ev, const char *what,
+    const struct upstream_target *t, const struct http_req *r, int ok,
+    const char *why);
+
 #endif

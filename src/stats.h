@@ -18,7 +18,8 @@ void stats_count(const struct config *cfg, int dirfd, struct upstream_memory *um
     int64_t elapsed_ms, const struct upstream_events *ev);
 /* Opens counters.db in dirfd as a delivery would: 0, or -1 and why. */
 int stats_probe(int dirfd, char *why, size_t n);
-/* 0, or -1 and why when the counters cannot be read. */
+/* 0, or -1 and why when the counters cannot be read; 0 with why when
+ * state_dir or one of its files is not there (its counters printed as 0). */
 int stats_print(const struct config *cfg, FILE *fp, char *why, size_t n);
 
 #endif

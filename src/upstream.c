@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "util.h"
 
 int
@@ -56,6 +57,7 @@ upstream_target_next(struct upstream_target *t)
 	t->next++;
 	if (share < 1)
 		share = 1;
+	t->attempt_start = now;
 	t->attempt_deadline = now + share;
 	return share;
 }
@@ -72,8 +74,12 @@ static const char MAGIC[8] = "SPOTUPST";
 #define FILE_NAME "upstreams.db"
 #define SLOTS 256
 enum { V_ERRORS, V_FIRST_ERROR, V_DEAD_UNTIL, V_ERRORS_TOTAL, V_URL };
+/* The URL's room, and after it the health word (zero in files from
+ * before it, whose URLs were at most 255 bytes). */
 #define URL_WORDS ((UPSTREAM_URL_MAX + 1) / 8)
-#define SLOT_WORDS (STATE_KEY_WORDS + V_URL + URL_WORDS)
+#define V_HEALTH (V_URL + URL_WORDS)
+#define SLOT_WORDS (STATE_KEY_WORDS + V_HEALTH + 1)
+enum { HEALTHY, FAILING, DEAD };
 #define W_OTHER 0
 #define W_TABLE 8
 #define NWORDS (W_TABLE + SLOTS * SLOT_WORDS)
@@ -163,13 +169,62 @@ upstream_order(const struct upstream_list *l, const struct upstream_memory *m,
 }
 
 void
-upstream_event(struct upstream_events *ev, const char *url, int ok)
+upstream_event_of(struct upstream_events *ev, const char *what,
+    const char *url, int ok, const char *why, long ms)
 {
 	if (ev->n == ARRAY_LEN(ev->v))
 		return;
 	ev->v[ev->n].url = url;
 	ev->v[ev->n].ok = ok;
+	ev->v[ev->n].what = what;
+	snprintf(ev->v[ev->n].why, sizeof(ev->v[ev->n].why), "%s", why);
+	ev->v[ev->n].ms = ms;
 	ev->n++;
+}
+
+void
+upstream_url_shown(const char *url, char *dst, size_t n)
+{
+	const char *host = strstr(url, "://"), *at, *end;
+
+	if (host != NULL) {
+		host += 3;
+		end = host + strcspn(host, "/?#");
+		if ((at = memchr(host, '@', (size_t)(end - host))) != NULL) {
+			snprintf(dst, n, "%.*s%s", (int)(host - url), url, at + 1);
+			return;
+		}
+	}
+	snprintf(dst, n, "%s", url);
+}
+
+/* The server and what happened to it, for the admin. */
+static void
+log_event(const struct upstream_events *ev, size_t i, const char *what)
+{
+	char url[UPSTREAM_URL_MAX + 1];
+
+	upstream_url_shown(ev->v[i].url, url, sizeof(url));
+	if (ev->v[i].ok)
+		log_info("%s %s: %s", ev->v[i].what, url, what);
+	else
+		log_warn("%s %s: %s (%ld ms)%s", ev->v[i].what, url, ev->v[i].why,
+		    ev->v[i].ms, what);
+}
+
+/* Moves the health word from anything but to: 1 for the one process that
+ * did it, with the word it found. */
+static int
+turn(uint64_t *v, uint64_t to, uint64_t *was)
+{
+	uint64_t h;
+
+	while ((h = state_get(&v[V_HEALTH])) != to)
+		if (state_cas(&v[V_HEALTH], h, to)) {
+			*was = h;
+			return 1;
+		}
+	return 0;
 }
 
 static void
@@ -184,10 +239,11 @@ forgive(uint64_t *v)
 
 /* Races between processes may lose an error or start a window twice:
  * the memory is approximate, the counters are not kept here. */
-static void
+static int
 blame(const struct config *cfg, uint64_t *v, int64_t now)
 {
 	uint64_t first = state_get(&v[V_FIRST_ERROR]), t = (uint64_t)now;
+	int dead = 0;
 
 	if (first == 0 || first > t || t - first > cfg->error_time) {
 		if (state_cas(&v[V_FIRST_ERROR], first, t))
@@ -198,23 +254,40 @@ blame(const struct config *cfg, uint64_t *v, int64_t now)
 		state_set(&v[V_DEAD_UNTIL], t + cfg->dead_time);
 		state_set(&v[V_ERRORS], 0);
 		state_set(&v[V_FIRST_ERROR], 0);
+		dead = 1;
 	}
+	return dead;
 }
 
 void
 upstream_record(const struct config *cfg, struct upstream_memory *m,
     const struct upstream_events *ev, int64_t now)
 {
-	uint64_t *v;
+	char what[80];
+	uint64_t *v, was;
 	size_t i;
 
 	for (i = 0; i < ev->n; i++) {
-		if ((v = slot_of(m, ev->v[i].url, !ev->v[i].ok)) == NULL)
+		if ((v = slot_of(m, ev->v[i].url, !ev->v[i].ok)) == NULL) {
+			if (!ev->v[i].ok && (m == NULL || m->map.w == NULL))
+				log_event(ev, i, "");
 			continue;
-		if (ev->v[i].ok)
+		}
+		if (ev->v[i].ok) {
 			forgive(v);
-		else
-			blame(cfg, v, now);
+			if (turn(v, HEALTHY, &was) && was == DEAD)
+				log_event(ev, i, "alive again");
+			continue;
+		}
+		was = state_get(&v[V_HEALTH]);
+		if (was == HEALTHY && state_cas(&v[V_HEALTH], HEALTHY, FAILING))
+			log_event(ev, i, ": first failure");
+		/* dead again after dead_time without an answer: no new line */
+		if (blame(cfg, v, now) && turn(v, DEAD, &was)) {
+			snprintf(what, sizeof(what), ": marked dead for %u s after "
+			    "%u errors", cfg->dead_time, cfg->max_errors);
+			log_event(ev, i, what);
+		}
 	}
 }
 

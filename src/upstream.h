@@ -28,7 +28,7 @@ void upstream_list_free(struct upstream_list *l);
 
 /* The dead-host memory and the error counters of every member this host
  * asked (a URL is remembered by its first UPSTREAM_URL_MAX bytes). */
-#define UPSTREAM_URL_MAX 255
+#define UPSTREAM_URL_MAX 247
 
 struct upstream_memory {
 	struct state_map map;     /* map.w NULL: no memory */
@@ -55,6 +55,7 @@ struct upstream_target {
 	size_t next;
 	const char *url;          /* the member asked now */
 	int64_t deadline;         /* for all members together */
+	int64_t attempt_start;
 	int64_t attempt_deadline; /* for this member */
 };
 
@@ -70,12 +71,20 @@ struct upstream_events {
 	struct {
 		const char *url;
 		int ok;
+		const char *what;  /* "rspamd", "SPOT API" */
+		char why[200];     /* of a failure */
+		long ms;
 	} v[2 * UPSTREAM_MAX + 2];
 	size_t n;
 };
 
-void upstream_event(struct upstream_events *ev, const char *url, int ok);
-/* The events into the dead-host memory. */
+/* An answer or a failure of url, with what the log says of it. */
+void upstream_event_of(struct upstream_events *ev, const char *what,
+    const char *url, int ok, const char *why, long ms);
+/* The events into the dead-host memory. A server's first failure after it
+ * was healthy, the moment it is marked dead and its first answer after
+ * that are logged by exactly one process (a compare-and-swap on its
+ * health word); without the memory, each failure is logged. */
 void upstream_record(const struct config *cfg, struct upstream_memory *m,
     const struct upstream_events *ev, int64_t now);
 /* The failed events into the error counters. */
@@ -86,6 +95,8 @@ void upstream_count_errors(struct upstream_memory *m,
  * in it, in the Prometheus text format. */
 uint64_t *upstream_stats_read(const char *dir, char *why, size_t n);
 void upstream_stats_print(uint64_t *w, int64_t now, FILE *fp);
+/* The URL as the log shows it: without user:password@. */
+void upstream_url_shown(const char *url, char *dst, size_t n);
 /* Wall-clock seconds: the state is shared between processes. */
 int64_t upstream_now(void);
 
