@@ -58,8 +58,13 @@ for c in "${cases[@]}"; do
 	n=$((n + 1))
 	qid=Q${n}X$$
 	read -r -a argv <<<"$args"
-	# stdout is closed for the "stdout" case only: filter mode would write into nothing
-	if [ "$name" = stdout ]; then
+	# stdout is closed for the "stdout" case only: filter mode would write into nothing.
+	# Under a wrapper (valgrind) the wrapper's own files take the closed descriptor.
+	if [ "$name" = stdout ] && [ -n "${SPOT_TEST_WRAPPER:-}" ]; then
+		skip_wrapped "$name: one status line, $code" "the wrapper reopens a closed stdout"
+		skip_wrapped "$name: the log line has the queue id and the detail" "as above"
+		continue
+	elif [ "$name" = stdout ]; then
 		timeout 30 "$BIN" -f "\"the sender\"@example.org" -r "$USERNAME@example.net" \
 			--user "$USERNAME" --queue-id "$qid" "${argv[@]}" <"$input" >&- 2>"$T/$name.err"
 		: >"$T/$name.out"

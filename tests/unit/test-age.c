@@ -155,7 +155,9 @@ test_store(void)
 		memcpy(other, &i, sizeof(i));
 		age_first_deferral(&cfg, other, NOW, 1);
 	}
-	ok(stat(path, &st) == 0 && st.st_size < 2 * 1024 * 1024,
+	if (stat(path, &st) != 0)
+		st.st_size = -1;
+	ok(st.st_size >= 0 && st.st_size < 2 * 1024 * 1024,
 	    "5000 deliveries: the store keeps its fixed size (%lld bytes)",
 	    (long long)st.st_size);
 	is_int(age_first_deferral(&cfg, id, NOW + 300 + 8 * 86400 + 5, 1),
@@ -216,6 +218,7 @@ test_store_full(void)
 	free(cfg.state_dir);
 	cfg.state_dir = xstrdup(dir);
 	memset(id, 0xcd, sizeof(id));
+	why[0] = '\0';
 	age_first_deferral(&cfg, id, NOW, 1);
 	age_forget(&cfg, id);
 	d = open(dir, O_RDONLY | O_DIRECTORY);
