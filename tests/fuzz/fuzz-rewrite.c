@@ -10,24 +10,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <gmime/gmime.h>
-
 #include "fuzz.h"
 #include "rewrite.h"
 #include "util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* rewrite.h: GMime is set up once before a rewrite, as run() does */
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	g_mime_init();
-	return 0;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,8 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gmime/gmime.h>
+
 #include "rewrite.h"
 #include "util.h"
+
+/* GMime is set up once before any header is formatted, as run() does
+ * (rewrite.h); libFuzzer calls this before the first input. Each target
+ * includes this header once. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	g_mime_init();
+	return 0;
+}
 
 #define FUZZ_CHECK(cond, what) do { \
 	if (!(cond)) { \
