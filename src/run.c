@@ -69,20 +69,28 @@ struct identity {
 };
 
 static int
+identity_of(const struct run_opts *o, const struct msg *m,
+    const struct hdr_block *hb, struct identity *ident, char *err, size_t n)
+{
+	if (!ident->known &&
+	    delivery_identity(&o->env, m, hb, ident->id, err, n) != 0)
+		return -1;
+	ident->known = 1;
+	return 0;
+}
+
+/* Before the delivery: a message that cannot be read back defers. */
+static int
 identify(const struct run_opts *o, const struct msg *m,
     const struct hdr_block *hb, struct identity *ident, struct run_result *res)
 {
 	char err[256];
 
-	if (ident->known)
+	if (identity_of(o, m, hb, ident, err, sizeof(err)) == 0)
 		return 0;
-	if (delivery_identity(&o->env, m, hb, ident->id, err, sizeof(err)) != 0) {
-		result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
-		log_error("4.3.0 %s", err);
-		return -1;
-	}
-	ident->known = 1;
-	return 0;
+	result(res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);
+	log_error("4.3.0 %s", err);
+	return -1;
 }
 
 /* What a delivery needs to know about the upstreams. */
@@ -337,13 +345,9 @@ delivered_id(const struct run_opts *o, const struct msg *m,
 	    (o->cfg->handoff && res->kind != RUN_DELIVERED) ||
 	    o->cfg->defer_max_age == 0 || sr->skip_note[0] != '\0')
 		return NULL;
-	if (!ident->known) {
-		if (!age_store_exists(o->cfg) ||
-		    delivery_identity(&o->env, m, hb, ident->id, err, sizeof(err)) != 0)
-			return NULL;
-		ident->known = 1;
-	}
-	return ident->id;
+	if (!ident->known && !age_store_exists(o->cfg))
+		return NULL;
+	return identity_of(o, m, hb, ident, err, sizeof(err)) == 0 ? ident->id : NULL;
 }
 
 /* One delivery from its decision on. */
