@@ -52,8 +52,29 @@ deliver_write(const struct rewrite *rw, const struct msg *m, int fd)
 	return 0;
 }
 
-/* A small message is copied to anonymous memory, a spooled one to another
- * unlinked spool file: the LDA gets a regular, seekable file either way. */
+/* The new head written over the room and the old head in front of the
+ * unchanged rest, in the spool file itself (rewrite_plan_in_place()). The
+ * scanners are done with it, and an LDA that rewinds its stdin (Dovecot's
+ * does) finds the first byte of the new message at offset 0. */
+static int
+write_front_in_place(const struct rewrite *rw, const struct msg *m)
+{
+	struct rewrite front = *rw;
+
+	front.npieces--;
+	if (lseek(m->spool_fd, 0, SEEK_SET) != 0 ||
+	    deliver_write(&front, m, m->spool_fd) != 0)
+		return -1;
+	if (lseek(m->spool_fd, 0, SEEK_CUR) != (off_t)rw->in_place_front) {
+		errno = EIO; /* the plan does not fit the room: never deliver that */
+		return -1;
+	}
+	return lseek(m->spool_fd, 0, SEEK_SET) == 0 ? 0 : -1;
+}
+
+/* A small message is copied to anonymous memory, a spooled one whose new
+ * head does not fit in place to another unlinked spool file: the LDA gets
+ * a regular, seekable file either way. */
 static int
 copy_for_lda(const struct rewrite *rw, const struct msg *m, const char *spool_dir)
 {
@@ -133,19 +154,28 @@ void
 deliver_exec(const struct rewrite *rw, const struct msg *m, char *const argv[],
     const char *spool_dir, char *err, size_t errlen)
 {
-	int fd, saved;
+	int in_place = rw->in_place && m->spool_fd >= 0, fd, saved;
 
-	if ((fd = copy_for_lda(rw, m, spool_dir)) < 0) {
+	if (in_place) {
+		fd = m->spool_fd;
+		if (write_front_in_place(rw, m) != 0) {
+			snprintf(err, errlen, "cannot write the new header block "
+			    "for %s: %s", argv[0], strerror(errno));
+			return;
+		}
+	} else if ((fd = copy_for_lda(rw, m, spool_dir)) < 0) {
 		snprintf(err, errlen, "cannot copy the message for %s: %s", argv[0],
 		    strerror(errno));
 		return;
 	}
 	if (dup2(fd, STDIN_FILENO) < 0) {
 		snprintf(err, errlen, "dup2: %s", strerror(errno));
-		close(fd);
+		if (!in_place)
+			close(fd);
 		return;
 	}
-	close(fd);
+	if (!in_place)
+		close(fd);
 	/* An ignored signal stays ignored across execve(2): give the LDA the
 	 * SIGPIPE and SIGXFSZ it expects. */
 	signal(SIGPIPE, SIG_DFL);

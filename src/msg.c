@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -59,46 +60,83 @@ from_line_length(const char *p, size_t n)
 	return nl ? (size_t)(nl - p) + 1 : 0;
 }
 
+/* The kernel moves the rest of stdin into the spool: splice(2) from a
+ * pipe (Postfix's pipe(8), fetchmail), sendfile(2) from a file. 0 at the
+ * end of stdin, -1 with errno set, or 1 to say that neither works on these
+ * descriptors: read(2) and write(2) then. At most want bytes a call, so
+ * that max_size is seen when it is passed. */
+static ssize_t
+move_by_kernel(int in, int out, int in_is_pipe, size_t want)
+{
+	ssize_t r;
+
+	do
+		r = in_is_pipe ? splice(in, NULL, out, NULL, want, 0) :
+		    sendfile(out, in, NULL, want);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
 static enum msg_status
 spool_rest(struct msg *m, int fd, uint64_t max_size, const char *spool_dir,
     char *err, size_t errlen)
 {
-	char *chunk;
+	struct stat st;
+	char *chunk = NULL;
 	ssize_t r;
-	enum msg_status st = MSG_OK;
+	size_t want;
+	int by_kernel, in_is_pipe;
 
 	if ((m->spool_fd = spool_open(spool_dir)) < 0) {
 		snprintf(err, errlen, "cannot create a spool file in %s: %s",
 		    *spool_dir ? spool_dir : "$TMPDIR", strerror(errno));
 		return MSG_IO_ERROR;
 	}
-	if (write_all(m->spool_fd, m->head, m->head_len) != 0) {
+	if (lseek(m->spool_fd, SPOOL_ROOM, SEEK_SET) != SPOOL_ROOM ||
+	    write_all(m->spool_fd, m->head, m->head_len) != 0) {
 		snprintf(err, errlen, "spool write: %s", strerror(errno));
 		return MSG_IO_ERROR;
 	}
-	chunk = xmalloc(CHUNK);
+	in_is_pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	by_kernel = in_is_pipe || (fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
 	for (;;) {
-		r = read_some(fd, chunk, CHUNK);
+		/* one byte past max_size is enough to know it is too big */
+		want = max_size - m->size < CHUNK * 16 ? (size_t)(max_size - m->size) + 1 :
+		    CHUNK * 16;
+		if (by_kernel) {
+			r = move_by_kernel(fd, m->spool_fd, in_is_pipe, want);
+			if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				by_kernel = 0;
+				continue;
+			}
+			if (r < 0) {
+				snprintf(err, errlen, "copy of stdin to the spool: %s",
+				    strerror(errno));
+				break;
+			}
+		} else {
+			if (chunk == NULL)
+				chunk = xmalloc(CHUNK);
+			if ((r = read_some(fd, chunk, want < CHUNK ? want : CHUNK)) < 0) {
+				snprintf(err, errlen, "read stdin: %s", strerror(errno));
+				break;
+			}
+			if (write_all(m->spool_fd, chunk, (size_t)r) != 0) {
+				snprintf(err, errlen, "spool write: %s", strerror(errno));
+				r = -1;
+				break;
+			}
+		}
 		if (r == 0)
 			break;
-		if (r < 0) {
-			snprintf(err, errlen, "read stdin: %s", strerror(errno));
-			st = MSG_IO_ERROR;
-			break;
-		}
 		m->size += (uint64_t)r;
-		if (m->size > max_size) {
-			st = MSG_TOO_BIG;
+		if (m->size > max_size)
 			break;
-		}
-		if (write_all(m->spool_fd, chunk, (size_t)r) != 0) {
-			snprintf(err, errlen, "spool write: %s", strerror(errno));
-			st = MSG_IO_ERROR;
-			break;
-		}
 	}
 	free(chunk);
-	return st;
+	if (r < 0)
+		return MSG_IO_ERROR;
+	return m->size > max_size ? MSG_TOO_BIG : MSG_OK;
 }
 
 enum msg_status
@@ -162,7 +200,7 @@ msg_pread(const struct msg *m, void *buf, size_t len, uint64_t off)
 		return (ssize_t)len;
 	}
 	do
-		r = pread(m->spool_fd, buf, len, (off_t)off);
+		r = pread(m->spool_fd, buf, len, (off_t)(SPOOL_ROOM + off));
 	while (r < 0 && errno == EINTR);
 	return r;
 }
@@ -218,5 +256,5 @@ msg_copy_out(const struct msg *m, int fd, uint64_t off, uint64_t len)
 	}
 	if (m->spool_fd < 0 || off + len <= m->head_len)
 		return write_all(fd, m->head + off, (size_t)len);
-	return copy_from_spool(m->spool_fd, fd, off, len);
+	return copy_from_spool(m->spool_fd, fd, SPOOL_ROOM + off, len);
 }

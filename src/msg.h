@@ -1,8 +1,12 @@
 /* Message input. stdin is read completely, byte for byte: the first
  * spool_threshold bytes stay on the heap, anything longer goes to an unlinked
  * spool file (O_TMPFILE), so no temporary file is ever left behind and the
- * memory used does not grow with the message. A leading mbox "From " line is
- * kept for delivery but is not part of what the scanners see. */
+ * memory used does not grow with the message. The rest is moved by the
+ * kernel (splice(2) from a pipe, sendfile(2) from a file), and the message
+ * starts SPOOL_ROOM bytes into the spool file: the new header block can be
+ * written in front of the body, and the LDA read the spool file itself. A
+ * leading mbox "From " line is kept for delivery but is not part of what the
+ * scanners see. */
 #ifndef SPOT_MSG_H
 #define SPOT_MSG_H
 
@@ -10,10 +14,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#define SPOOL_ROOM 2048
+
 struct msg {
 	char *head;        /* the first head_len bytes of the message */
 	size_t head_len;
-	int spool_fd;      /* the whole message, or -1 when head is all of it */
+	int spool_fd;      /* the whole message from SPOOL_ROOM on, or -1 when
+	                    * head is all of it */
 	uint64_t size;
 	size_t from_len;   /* length of a leading "From " line with its newline */
 };

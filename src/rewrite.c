@@ -366,9 +366,36 @@ reads_on_into_forged(const struct hdr_block *hb, const struct hdr_edit *ed)
 	return p == end && !hb->complete;
 }
 
-void
-rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
-    const struct hdr_edit *ed, struct rewrite *rw)
+/* An X-SPOT-Pad field of exactly len bytes (at least PAD_MIN), folded like
+ * the others: filler that lets the new head fill the room in front of the
+ * body in the spool file. */
+#define PAD_NAME "X-SPOT-Pad:"
+#define PAD_MIN(eol_len) (sizeof(PAD_NAME) - 1 + 2 + (eol_len))
+
+static void
+pad_field(struct buf *out, size_t len, const char *eol)
+{
+	size_t eol_len = strlen(eol), left = len - (sizeof(PAD_NAME) - 1);
+	size_t width = FOLD_AT - sizeof(PAD_NAME), line, dots;
+
+	buf_puts(out, PAD_NAME);
+	while (left > 0) {
+		/* " ...." and a newline; what is left must make such a line too */
+		line = left < 1 + width + eol_len ? left : 1 + width + eol_len;
+		if (left - line > 0 && left - line < 2 + eol_len)
+			line = left - (2 + eol_len);
+		buf_puts(out, " ");
+		for (dots = line - 1 - eol_len; dots > 0; dots--)
+			buf_puts(out, ".");
+		buf_puts(out, eol);
+		left -= line;
+		width = FOLD_AT - 1;
+	}
+}
+
+static void
+plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
+    size_t pad, struct rewrite *rw)
 {
 	struct hdr_field subject = { "Subject", ed->subject };
 	int subject_done;
@@ -383,6 +410,12 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 			drop[i] = 1;
 	add_head_bytes(rw, hb, 0, hb->start);
 	add_text(rw, ed->add, ed->nadd, hb->crlf);
+	if (pad > 0) {
+		size_t before = rw->text.len;
+
+		pad_field(&rw->text, pad, hb->crlf ? "\r\n" : "\n");
+		add_piece(rw, 1, before, rw->text.len - before);
+	}
 	/* A new Subject takes the place of the old one; with none, it goes
 	 * on top (the block's last line may lack its newline). */
 	for (subject_done = 1, i = 0; ed->subject != NULL && i < hb->n; i++)
@@ -419,6 +452,60 @@ rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 		add_piece(rw, 0, hb->end, msg_size - hb->end);
 	}
 	free(drop);
+}
+
+void
+rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
+    const struct hdr_edit *ed, struct rewrite *rw)
+{
+	plan(msg_size, hb, ed, 0, rw);
+}
+
+/* Where the plan's last piece, the message's own bytes from it to the
+ * end, starts; every piece in front of it must come from the head or the
+ * plan's text, since the old head is overwritten. 0 when there is none. */
+static int
+unchanged_tail(const struct rewrite *rw, const struct hdr_block *hb,
+    uint64_t msg_size, uint64_t *tail)
+{
+	const struct piece *last;
+	size_t i;
+
+	if (rw->npieces == 0)
+		return 0;
+	last = &rw->pieces[rw->npieces - 1];
+	if (last->literal || last->nul_to_space || last->off > hb->head_len ||
+	    last->off + last->len != msg_size)
+		return 0;
+	for (i = 0; i + 1 < rw->npieces; i++)
+		if (!rw->pieces[i].literal &&
+		    rw->pieces[i].off + rw->pieces[i].len > hb->head_len)
+			return 0;
+	*tail = last->off;
+	return 1;
+}
+
+void
+rewrite_plan_in_place(uint64_t msg_size, const struct hdr_block *hb,
+    const struct hdr_edit *ed, uint64_t room, struct rewrite *rw)
+{
+	uint64_t tail, front, pad;
+
+	plan(msg_size, hb, ed, 0, rw);
+	if (!unchanged_tail(rw, hb, msg_size, &tail))
+		return;
+	front = rewrite_size(rw) - (msg_size - tail);
+	if (front > room + tail || room + tail - front > 2 * room)
+		return;
+	pad = room + tail - front;
+	if (pad > 0 && pad < PAD_MIN(hb->crlf ? 2 : 1))
+		return;
+	if (pad > 0) {
+		rewrite_free(rw);
+		plan(msg_size, hb, ed, (size_t)pad, rw);
+	}
+	rw->in_place = 1;
+	rw->in_place_front = room + tail;
 }
 
 void

@@ -386,7 +386,11 @@ settle(struct delivery *dv)
 	config_wipe_secrets(cfg);
 	hdr_edit_set_strip(&dv->ed, cfg->strip_headers);
 	decide_headers(cfg, dv->sr, d, &dv->ed);
-	rewrite_plan(dv->m->size, dv->hb, &dv->ed, &dv->rw);
+	if (o->lda != NULL && !cfg->handoff && dv->m->spool_fd >= 0)
+		rewrite_plan_in_place(dv->m->size, dv->hb, &dv->ed, SPOOL_ROOM,
+		    &dv->rw);
+	else
+		rewrite_plan(dv->m->size, dv->hb, &dv->ed, &dv->rw);
 	verbose_decision(d, dv->hb, &dv->ed);
 
 	/* hand-off sends the message as it came: nothing is stripped */

@@ -1254,6 +1254,121 @@ test_long_lines(void)
 	buf_free(&v);
 }
 
+/* out with the X-SPOT-Pad field (and its continuation lines) taken out;
+ * *pad_ok says whether it was there once, folded to at most 78 columns. */
+static char *
+without_pad(const char *out, size_t len, const char *eol, size_t *got_len, int *pad_ok)
+{
+	struct buf b = { 0 };
+	const char *p = out, *end = out + len, *nl;
+	int in_pad = 0, pads = 0, lines_ok = 1;
+
+	buf_append(&b, "", 0);
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end - 1;
+		if (strncmp(p, "X-SPOT-Pad:", 11) == 0)
+			in_pad = 1, pads++;
+		else if (*p != ' ')
+			in_pad = 0;
+		if (!in_pad) {
+			buf_append(&b, p, (size_t)(nl - p) + 1);
+			continue;
+		}
+		lines_ok &= (size_t)(nl - p) + 1 - strlen(eol) <= 78 &&
+		    memcmp(nl + 1 - strlen(eol), eol, strlen(eol)) == 0 &&
+		    strspn(p + (*p == ' '), "X-SPOT-Pad:. ") > 0;
+		if (p > out && *p == ' ')
+			lines_ok &= strspn(p, " ") == 1 && p[1] == '.';
+	}
+	*got_len = b.len;
+	*pad_ok = pads == 1 && lines_ok;
+	return b.data;
+}
+
+/* rewrite_plan_in_place() against rewrite_plan() for added fields of every
+ * length up to three times the room: the same message but for one
+ * X-SPOT-Pad field, exactly room bytes longer, its front filling exactly
+ * the room and the old head; and the plain plan when that cannot be. */
+static void
+test_in_place(void)
+{
+	static const char *const eols[] = { "\n", "\r\n" };
+	const uint64_t room = 2048;
+	size_t e, v, placed, plain, bad;
+
+	for (e = 0; e < 2; e++) {
+		const char *eol = eols[e];
+		struct buf msg = { 0 }, sym = { 0 };
+
+		buf_printf(&msg, "From: a@example.org%sX-Spam-Flag: YES (forged)%s"
+		    "Subject: s%s%sbody 1%sbody 2%s", eol, eol, eol, eol, eol, eol);
+		placed = plain = bad = 0;
+		for (v = 0; v <= 3 * room; v++) {
+			struct hdr_edit ed;
+			struct hdr_block hb;
+			struct rewrite rw, in;
+			size_t want_len = 0, got_len = 0, cut_len = 0, i;
+			uint64_t front = 0, tail;
+			char *want, *got, *cut;
+			int pad_ok = 0, fits;
+
+			buf_free(&sym);
+			buf_append(&sym, "", 0);
+			while (sym.len < v)
+				buf_puts(&sym, sym.len + 1 == v ? "Y" : "SYM(0.00), ");
+			sym.data[v] = '\0';
+			edit_build(&ed, &(struct edit_spec){ STRIP, NULL, NULL });
+			hdr_edit_add(&ed, "X-Spam-Symbols", sym.data);
+			hdr_block_parse(msg.data, msg.len, 0, 1, &hb);
+			rewrite_plan(msg.len, &hb, &ed, &rw);
+			rewrite_plan_in_place(msg.len, &hb, &ed, room, &in);
+			want = render(msg.data, msg.len, &rw, &want_len);
+			got = render(msg.data, msg.len, &in, &got_len);
+			tail = rw.pieces[rw.npieces - 1].off;
+			/* what the plain plan puts in front of the unchanged rest */
+			fits = want_len - (msg.len - tail) <= room + tail;
+			if (fits) {
+				uint64_t pad = room + tail - (want_len - (msg.len - tail));
+
+				fits = pad == 0 || (pad >= strlen("X-SPOT-Pad: .") + strlen(eol) &&
+				    pad <= 2 * room);
+			}
+			for (i = 0; i + 1 < in.npieces; i++)
+				front += in.pieces[i].len;
+			if (in.in_place) {
+				cut = without_pad(got, got_len, eol, &cut_len, &pad_ok);
+				if (got_len == want_len) /* no room to fill: no pad */
+					pad_ok = memcmp(got, want, want_len) == 0;
+				else
+					pad_ok = pad_ok && cut_len == want_len &&
+					    memcmp(cut, want, want_len) == 0;
+				bad += !fits || !pad_ok || got_len != msg.len + room ||
+				    front != room + tail || in.in_place_front != front;
+				free(cut);
+				placed++;
+			} else {
+				bad += fits || got_len != want_len || memcmp(got, want, want_len) != 0;
+				plain++;
+			}
+			free(want);
+			free(got);
+			rewrite_free(&rw);
+			rewrite_free(&in);
+			hdr_block_free(&hb);
+			hdr_edit_free(&ed);
+		}
+		is_int(bad, 0, "in place, %s: %zu added lengths in place, %zu not: every output "
+		    "is the plain one and one X-SPOT-Pad field of lines of at most 78 columns, "
+		    "room bytes longer, its front exactly the room and the old head",
+		    e ? "CRLF" : "LF", placed, plain);
+		ok(placed > room / 2 && plain > room / 2, "in place, %s: both ways taken (%zu, %zu)",
+		    e ? "CRLF" : "LF", placed, plain);
+		buf_free(&msg);
+		buf_free(&sym);
+	}
+}
+
 int
 main(void)
 {
@@ -1275,5 +1390,6 @@ main(void)
 	test_consumer_views();
 	test_long_lines();
 	test_nul_and_cut();
+	test_in_place();
 	return done_testing();
 }
