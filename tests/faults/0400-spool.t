@@ -5,16 +5,20 @@
 # writable is found when the configuration is loaded: 75 with 4.3.5 for every message.
 . "$(dirname "$0")/faultlib.sh"
 
-CASES="control full readonly missing tmpdirfull tmpdirro ldacopy small"
+CASES="control full readonly missing tmpdirfull tmpdirro onecopy ldacopy small"
 plan $(($(wc -w <<<"$CASES") * NCOMBOS * 2))
 
 start_bad
 BIG=$T/big.eml
-"$PY" - "$BIG" <<'PYEOF'
+"$PY" - "$BIG" "$BIG.forged" <<'PYEOF'
 import sys
 lines = [b"From: a@example.org", b"To: b@example.net", b"Subject: big", b"X-Spam: forged", b""]
 lines += [(b"%07d " % i) + b"x" * 70 for i in range(13800)]
 open(sys.argv[1], "wb").write(b"\n".join(lines) + b"\n")
+# 3 KB of forged fields to strip: the new head is shorter than the old one by more than the
+# 2 KB of room in front of it, so the LDA needs a copy
+forged = [b"X-Spam-Report-%02d: forged " % i + b"x" * 80 for i in range(30)]
+open(sys.argv[2], "wb").write(b"\n".join(lines[:3] + forged + lines[3:]) + b"\n")
 PYEOF
 ROOT_MOUNTS=1
 small_tmpfs "$T/full" 64k || ROOT_MOUNTS=
@@ -34,7 +38,8 @@ describe() {
 	missing) echo "spool_dir does not exist" ;;
 	tmpdirfull) echo "no spool_dir, \$TMPDIR on a full file system" ;;
 	tmpdirro) echo "no spool_dir, \$TMPDIR not writable" ;;
-	ldacopy) echo "room for the spool file, not for the LDA's copy (1.5 MB tmpfs)" ;;
+	onecopy) echo "room for one copy (1.5 MB tmpfs): the LDA reads the spool file itself" ;;
+	ldacopy) echo "room for one copy, 3 KB of forged fields stripped: the LDA needs a copy" ;;
 	small) echo "a message below spool_threshold, spool_dir not writable (refused at load)" ;;
 	esac
 }
@@ -59,7 +64,8 @@ cell() {
 	missing) spool=(-o "spool_dir=$T/nonexistent") dir=$T/nonexistent ;;
 	tmpdirfull) spool=() dir=$T/full env=(TMPDIR="$T/full") ;;
 	tmpdirro) spool=() dir=$T/ro env=(TMPDIR="$T/ro") ;;
-	ldacopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy ;;
+	onecopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy ;;
+	ldacopy) spool=(-o "spool_dir=$T/onecopy") dir=$T/onecopy msg=$BIG.forged ;;
 	small) spool=(-o "spool_dir=$T/ro") dir=$T/ro msg=$ROOT/tests/fixtures/mail/ham.eml ;;
 	esac
 	if { [ "$c" = tmpdirfull ] || [ "$c" = tmpdirro ]; } && wrapped; then
@@ -68,7 +74,8 @@ cell() {
 		CELL="skipped under valgrind"
 		return
 	fi
-	if { [ "$c" = full ] || [ "$c" = tmpdirfull ] || [ "$c" = ldacopy ]; } && [ -z "$ROOT_MOUNTS" ]; then
+	if { [ "$c" = full ] || [ "$c" = tmpdirfull ] || [ "$c" = onecopy ] || [ "$c" = ldacopy ]; } &&
+		[ -z "$ROOT_MOUNTS" ]; then
 		skip "$d" "needs root and mount(8) for a small tmpfs"
 		skip "$d: nothing left behind" "needs root"
 		CELL="skipped: needs root for a tmpfs"
@@ -79,7 +86,7 @@ cell() {
 		-o spool_threshold=64K -- "$FAULTS/lda-count" "$T/$name.cap" <"$msg" >"$T/$name.res"
 	read -r R_KIND R_CODE R_MS <"$T/$name.res"
 	case $c in
-	control) expect "$name" "$d" deliver 0 "$msg" ;;
+	control | onecopy) expect "$name" "$d" deliver 0 "$msg" ;;
 	readonly | missing | tmpdirro | small) expect "$name" "$d" refuse 75 4.3.5 ;;
 	*) expect "$name" "$d" refuse 75 4.3.0 ;;
 	esac
@@ -95,5 +102,5 @@ for c in $CASES; do
 done
 
 write_report faults-0400 "Spooling faults" \
-"tests/faults/0400-spool.t. A 1 MB message with \`spool_threshold = 64K\` is spooled to an unlinked file (O_TMPFILE) in \`spool_dir\`, or \`\$TMPDIR\` when \`spool_dir\` is empty; the LDA gets another unlinked copy there. \"Nothing left behind\": the directory holds no file afterwards and, on a tmpfs, no block is still in use." \
+"tests/faults/0400-spool.t. A 1 MB message with \`spool_threshold = 64K\` is spooled to an unlinked file (O_TMPFILE) in \`spool_dir\`, or \`\$TMPDIR\` when \`spool_dir\` is empty, 2 KB into it; the LDA reads that file once the new header block is written over the old one (with an X-SPOT-Pad field of filler), or, when the two differ in length by more than 2 KB, gets another unlinked copy there. \"Nothing left behind\": the directory holds no file afterwards and, on a tmpfs, no block is still in use." \
 	"Spool directory" "blocking, allow" "blocking, block" "tag-only, allow" "tag-only, block"
