@@ -98,6 +98,8 @@ spool_rest(struct msg *m, int fd, uint64_t max_size, const char *spool_dir,
 		return MSG_IO_ERROR;
 	}
 	in_is_pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	if (in_is_pipe)
+		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
 	by_kernel = in_is_pipe || (fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
 	for (;;) {
 		/* one byte past max_size is enough to know it is too big */

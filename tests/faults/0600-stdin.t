@@ -4,7 +4,7 @@
 # max_size is delivered; a read error is 75 (4.3.0).
 . "$(dirname "$0")/faultlib.sh"
 
-CASES="truncated closed empty atmax overmax overmaxspool readerror"
+CASES="truncated closed empty atmax overmax overmaxspool pipe pipeovermax readerror"
 plan $(($(wc -w <<<"$CASES") * NCOMBOS))
 
 start_bad
@@ -25,6 +25,8 @@ describe() {
 	atmax) echo "exactly \`max_size\` bytes" ;;
 	overmax) echo "one byte more than \`max_size\` (in memory)" ;;
 	overmaxspool) echo "1 MB with \`max_size = 512K\` (while spooling)" ;;
+	pipe) echo "1 MB from a pipe (spliced into the spool)" ;;
+	pipeovermax) echo "1 MB from a pipe with \`max_size = 512K\` (while splicing)" ;;
 	readerror) echo "a read error (stdin is a directory: EISDIR)" ;;
 	esac
 }
@@ -46,15 +48,19 @@ cell() {
 	atmax) extra=(-o "max_size=$SIZE") ;;
 	overmax) extra=(-o "max_size=$((SIZE - 1))") ;;
 	overmaxspool) in=$BIG extra=(-o spool_threshold=64K -o max_size=512K) ;;
+	pipe) in=- ;;
+	pipeovermax) in=- extra=(-o spool_threshold=64K -o max_size=512K) ;;
 	readerror) in=$T ;;
 	esac
+	# a pipe (- is run.py's own stdin) for the pipe cases, else a file
 	sd_run "$name" --stdin "$in" -- "${SD[@]}" --rspamd-url "$BAD/good" --mode "$mode" \
-		--on-timeout "$policy" "${extra[@]}" -- "$FAULTS/lda-count" "$T/$name.cap"
+		--on-timeout "$policy" "${extra[@]}" -- "$FAULTS/lda-count" "$T/$name.cap" < <(cat "$BIG")
 	case $c in
 	truncated) expect "$name" "$d" deliver 0 "$T/truncated.eml" ;;
 	atmax) expect "$name" "$d" deliver 0 "$MSG" ;;
+	pipe) expect "$name" "$d" deliver 0 "$BIG" ;;
 	closed | empty) expect "$name" "$d" refuse 65 5.6.0 ;;
-	overmax | overmaxspool) expect "$name" "$d" refuse 65 5.3.4 ;;
+	overmax | overmaxspool | pipeovermax) expect "$name" "$d" refuse 65 5.3.4 ;;
 	readerror) expect "$name" "$d" refuse 75 4.3.0 ;;
 	esac
 }
@@ -66,5 +72,5 @@ for c in $CASES; do
 done
 
 write_report faults-0600 "stdin faults" \
-"tests/faults/0600-stdin.t. The 150 KB message through an LDA, Rspamd answering clean. A message cut short cannot be told from a short message: it is delivered exactly as it came, and it is the writer's job (Postfix's pipe(8) checks its own writes) to know that it did not send everything. 65 makes Postfix bounce; 75 makes it retry." \
+"tests/faults/0600-stdin.t. The 150 KB message (1 MB for the pipe cases, through \`cat |\`) through an LDA, Rspamd answering clean. A message cut short cannot be told from a short message: it is delivered exactly as it came, and it is the writer's job (Postfix's pipe(8) checks its own writes) to know that it did not send everything. 65 makes Postfix bounce; 75 makes it retry." \
 	"stdin" "blocking, allow" "blocking, block" "tag-only, allow" "tag-only, block"
