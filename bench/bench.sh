@@ -142,6 +142,7 @@ cmd() {
 	case $c in *-30M) conf=${conf%-30M} extra="-o scan_max_size=30M" ;; esac
 	case $c in
 	cat) echo "cat < $m > $o" ;;
+	dd) echo "$lda < $m" ;;
 	rspamc) echo "rspamc -h 127.0.0.1:$RPORT -F $SENDER -r $RCPT --mime --exec \"$lda\" < $m" ;;
 	sd-*) echo "$BIN -c $C/$conf.conf $extra -f $SENDER -r $RCPT -- $lda < $m" ;;
 	curl-https) echo "curl -fsS --cacert $C/ca.pem -H 'Authorization: Bearer $KEY' -H 'Content-Type: message/rfc822' --data-binary @$m -o $o https://127.0.0.1:$TPORT/v1/messages" ;;
@@ -150,7 +151,7 @@ cmd() {
 }
 cases() {
 	case $1 in
-	25m) echo cat rspamc sd-rspamd sd-rspamd-30M sd-both-https-30M curl-https ;;
+	25m) echo cat dd rspamc sd-rspamd sd-rspamd-30M sd-both-https-30M curl-https ;;
 	*) echo cat rspamc sd-rspamd sd-both sd-both-https sd-api-https curl-https curl-http ;;
 	esac
 }
