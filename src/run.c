@@ -502,7 +502,7 @@ run(const struct run_opts *o, struct run_result *res)
 	memset(&sr, 0, sizeof(sr));
 	if (!cfg->api_tls_verify && *cfg->api_url != '\0')
 		log_warn("api_tls_verify = no: the API's certificate is not checked");
-	http_global_init();
+	http_global_init(config_uses_https(cfg));
 	g_mime_init();
 	if (read_message(o, &m, res) != 0)
 		goto out;
