@@ -17,6 +17,7 @@ export LC_ALL=C
 # scanners' headers in the top block (curl: the API's answer)
 verify() {
 	local c=$1 msg=$2 out=$3 n got k h
+	[ "$c" != floor-curl ] || return 0 # it delivers nothing
 	[ -s "$out" ] || { echo "bench: $c: nothing delivered to $out" >&2; return 1; }
 	case $c in curl*) grep -q '"verdict"\|"status"' "$out" && return 0
 		echo "bench: $c: no verdict in the API's answer" >&2; return 1 ;; esac
@@ -48,12 +49,12 @@ want() { # the header lines CASE's delivery must carry (_ stands for a space)
 BIN=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 # the commands below are shell strings built from these paths: no word may split or glob
 case $W$BIN in *[!A-Za-z0-9/._+-]*) echo "bench: $W or $BIN has a character the harness does not quote" >&2; exit 1 ;; esac
-for t in hyperfine /usr/bin/time valgrind rspamc rspamd curl openssl python3 xargs; do
+for t in hyperfine /usr/bin/time valgrind rspamc rspamd curl openssl python3 xargs cc readelf; do
 	command -v "$t" >/dev/null || { echo "bench: $t is missing: scripts/install-deps.sh bench" >&2; exit 1; }
 done
 [ -x "$BIN" ] || { echo "bench: $BIN is not built" >&2; exit 1; }
-rm -rf "$W/out" "$W/cg" "$W/tp"
-mkdir -p "$W"/{msg,out,hf,rss,cg,tp,conf}
+rm -rf "$W/out" "$W/cg" "$W/tp" "$W/floor"
+mkdir -p "$W"/{msg,out,hf,rss,cg,tp,conf,floor}
 chmod 755 "$W" # the private rspamd (user _rspamd) reads under it
 uptime >"$W/load-start"
 date -u '+%Y-%m-%d %H:%M UTC' >"$W/date"
@@ -82,6 +83,15 @@ for name, size in (("5k", 5 << 10), ("100k", 100 << 10), ("1m", 1 << 20), ("25m"
     open("%s/%s.eml" % (sys.argv[1], name), "w").write(msg)
     open("%s/%s.eml.body" % (sys.argv[1], name), "w").write("%d\n" % (len(msg) - len(head) + 1))
 EOF
+
+# --- the link floors: a main() that does nothing but exec the LDA, linked with exactly the
+# libraries spot-deliver's binary names (its NEEDED entries), and an empty main() linked with
+# libcurl alone, curl's own set: what the dynamic loader and the libraries' constructors cost
+echo 'int main(int c, char **v) { (void)c; execv(v[1], v + 1); return 127; }' >"$W/floor/exec.c"
+echo 'int main(void) { return 0; }' >"$W/floor/empty.c"
+cc -O2 -include unistd.h -o "$W/floor/sd-libs" "$W/floor/exec.c" -Wl,--no-as-needed \
+	$(readelf -d "$BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/-l:\1/p')
+cc -O2 -o "$W/floor/curl-libs" "$W/floor/empty.c" -Wl,--no-as-needed -lcurl
 
 # --- servers: rspamd, the API over http and, behind a private CA, over https (20 ms answers)
 stop() {
@@ -143,6 +153,8 @@ cmd() {
 	case $c in
 	cat) echo "cat < $m > $o" ;;
 	dd) echo "$lda < $m" ;;
+	floor-sd) echo "$W/floor/sd-libs $lda < $m" ;;
+	floor-curl) echo "$W/floor/curl-libs" ;;
 	rspamc) echo "rspamc -h 127.0.0.1:$RPORT -F $SENDER -r $RCPT --mime --exec \"$lda\" < $m" ;;
 	sd-*) echo "$BIN -c $C/$conf.conf $extra -f $SENDER -r $RCPT -- $lda < $m" ;;
 	curl-https) echo "curl -fsS --cacert $C/ca.pem -H 'Authorization: Bearer $KEY' -H 'Content-Type: message/rfc822' --data-binary @$m -o $o https://127.0.0.1:$TPORT/v1/messages" ;;
@@ -152,6 +164,7 @@ cmd() {
 cases() {
 	case $1 in
 	25m) echo cat dd rspamc sd-rspamd sd-rspamd-30M sd-both-https-30M curl-https ;;
+	5k) echo cat floor-sd floor-curl rspamc sd-rspamd sd-both sd-both-https sd-api-https curl-https curl-http ;;
 	*) echo cat rspamc sd-rspamd sd-both sd-both-https sd-api-https curl-https curl-http ;;
 	esac
 }

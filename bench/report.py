@@ -6,6 +6,8 @@ import glob, json, os, platform, statistics, subprocess, sys
 W = sys.argv[1]
 SIZES = ["5k", "100k", "1m", "25m"]
 LABEL = {"cat": "cat > file (floor)", "dd": "dd > file (the LDA alone)", "rspamc": "rspamc --mime --exec",
+         "floor-sd": "link floor: main() that execs the LDA, spot-deliver's libraries",
+         "floor-curl": "link floor: empty main(), libcurl alone (curl's set)",
          "sd-rspamd": "spot-deliver, Rspamd", "sd-both": "spot-deliver, Rspamd + API (http)",
          "sd-both-https": "spot-deliver, Rspamd + API (https)",
          "sd-api-https": "spot-deliver, API only (https)",
@@ -98,6 +100,13 @@ for c, target in (("sd-rspamd", 1.5), ("sd-rspamd-30M", 2.0)):
         d["cpu"], d["cpu"] / cat25, target, "yes" if d["cpu"] <= target * cat25 else "**no**",
         d["cpu"] - dd25, (d["cpu"] - dd25) / cat25, d["rss"]))
 out("")
+f, sd = data["5k", "floor-sd"], data["5k", "sd-rspamd"]
+out("spot-deliver's own share of a 5k delivery with Rspamd (http): %.2f ms CPU and %.2f M "
+    "instructions above the link floor with its libraries (%.2f ms, %.2f M; the LDA's exec "
+    "included), %.2f ms and %.2f M above the empty main() with libcurl alone.\n" % (
+        sd["cpu"] - f["cpu"], (sd["instr"] - f["instr"]) / 1e6, f["cpu"], f["instr"] / 1e6,
+        sd["cpu"] - data["5k", "floor-curl"]["cpu"],
+        (sd["instr"] - data["5k", "floor-curl"]["instr"]) / 1e6))
 
 out("## The production path: spot-deliver with Rspamd (http) and the API (https) vs curl's POST\n")
 out("| size | spot-deliver, both, CPU ms | curl https, CPU ms | ratio | holds: no more CPU | "

@@ -177,6 +177,7 @@ age_parse_time(const char *s, int64_t *out)
 		*out = n;
 		return 0;
 	}
+	g_mime_init();  /* on first use, as in rewrite.c */
 	if ((dt = g_mime_utils_header_decode_date(s)) == NULL)
 		return -1;
 	*out = g_date_time_to_unix(dt);

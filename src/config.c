@@ -338,6 +338,25 @@ config_is_secret(const char *name)
 	return k != NULL && k->type == T_SECRET;
 }
 
+static int
+list_has_https(const char *list)
+{
+	const char *p = list, *e;
+	size_t n;
+
+	while ((e = list_next(&p, ", \t", &n)) != NULL)
+		if (n >= 6 && strncasecmp(e, "https:", 6) == 0)
+			return 1;
+	return 0;
+}
+
+int
+config_uses_https(const struct config *cfg)
+{
+	return list_has_https(cfg->api_url) ||
+	    (cfg->rspamd && list_has_https(cfg->rspamd_url));
+}
+
 int
 config_init(struct config *cfg)
 {

@@ -86,6 +86,9 @@ int config_set_from(struct config *cfg, const char *key, const char *value,
     const char *origin, char *err, size_t errlen);
 /* A secret (rspamd_password) is refused on the command line: ps(1) shows argv. */
 int config_is_secret(const char *name);
+/* Whether a request can go over https: an https:// URL in api_url, or in
+ * rspamd_url with rspamd on. */
+int config_uses_https(const struct config *cfg);
 int config_load_file(struct config *cfg, const char *path, int must_exist,
     char *err, size_t errlen);
 int config_load_env(struct config *cfg, char *const *envp, char *err,

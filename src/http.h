@@ -60,7 +60,8 @@ struct http_engine {
 	CURLM *multi;
 };
 
-void http_global_init(void);
+/* tls: whether a request can go over https (config_uses_https()). */
+void http_global_init(int tls);
 void http_engine_init(struct http_engine *e);
 void http_engine_free(struct http_engine *e);
 void http_engine_add(struct http_engine *e, struct http_req *r);

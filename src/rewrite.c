@@ -238,6 +238,9 @@ fold_8bit(struct buf *out, const struct hdr_field *f, const char *eol)
 	struct hdr_field encoded = { f->name, NULL };
 	char *valid;
 
+	/* set up on the first such value, most messages never need it (once:
+	 * g_mime_init() counts its calls) */
+	g_mime_init();
 	/* invalid UTF-8 would be passed on raw: U+FFFD instead */
 	valid = g_utf8_make_valid(f->value, -1);
 	encoded.value = g_mime_utils_header_encode_text(NULL, valid, "utf-8");

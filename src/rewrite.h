@@ -100,7 +100,7 @@ uint64_t rewrite_size(const struct rewrite *rw);
 
 /* Formats fields as header lines in the given line ending, folded at 78
  * columns where the value has spaces; 8-bit values RFC 2047 encoded by GMime
- * (g_mime_init() first: run() calls it at its start). */
+ * (set up on the first of them). */
 void hdr_format(struct buf *out, const struct hdr_field *fields, size_t n, int crlf);
 
 /* A field name of printable ASCII without a colon, at most HDR_NAME_MAX

@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gmime/gmime.h>
 
 #include "age.h"
 #include "decide.h"
@@ -506,8 +505,7 @@ run(const struct run_opts *o, struct run_result *res)
 	memset(&sr, 0, sizeof(sr));
 	if (!cfg->api_tls_verify && *cfg->api_url != '\0')
 		log_warn("api_tls_verify = no: the API's certificate is not checked");
-	http_global_init();
-	g_mime_init();
+	http_global_init(config_uses_https(cfg));
 	if (read_message(o, &m, res) != 0)
 		goto out;
 	hdr_block_parse(m.head, m.head_len, m.from_len, m.spool_fd < 0, &hb);

@@ -221,7 +221,7 @@ selftest_run(const struct config *cfg, char *const *lda, FILE *fp)
 	size_t i;
 	int failed = 0;
 
-	http_global_init();
+	http_global_init(config_uses_https(cfg));
 	fprintf(fp, "ok   config: mode %s, on_timeout %s\n",
 	    cfg->mode == MODE_BLOCKING ? "blocking" : "tag-only",
 	    cfg->on_timeout == ON_TIMEOUT_ALLOW ? "allow" : "block");

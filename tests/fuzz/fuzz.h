@@ -14,9 +14,10 @@
 #include "rewrite.h"
 #include "util.h"
 
-/* GMime is set up once before any header is formatted, as run() does
- * (rewrite.h); libFuzzer calls this before the first input. Each target
- * includes this header once. */
+/* GMime is set up before the first input (hdr_format() would on the first
+ * 8-bit value), so that its one-time work is not charged to one input;
+ * libFuzzer calls this before the first input. Each target includes this
+ * header once. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int

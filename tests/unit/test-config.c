@@ -1071,6 +1071,40 @@ test_urls(void)
 	unsetenv("SPOT_API_KEY");
 }
 
+/* Whether OpenSSL is set up in full: any https member, with rspamd off
+ * only api_url's. */
+static void
+test_uses_https(void)
+{
+	static const struct {
+		const char *rspamd, *rspamd_url, *api_url;
+		int want;
+	} t[] = {
+		{ "yes", "http://127.0.0.1:11333", "", 0 },
+		{ "yes", "unix:/run/rspamd/normal.sock", "http://127.0.0.1:8080/v1", 0 },
+		{ "yes", "https://rspamd.example.net", "", 1 },
+		{ "yes", "http://a:11333, HTTPS://b:11333", "", 1 },
+		{ "yes", "http://127.0.0.1:11333", "https://spot.example.net/v1", 1 },
+		{ "yes", "http://127.0.0.1:11333", "http://a/v1\thttps://b/v1", 1 },
+		{ "no", "https://rspamd.example.net", "", 0 },
+		{ "no", "https://rspamd.example.net", "https://spot.example.net/v1", 1 },
+	};
+	char err[CONFIG_ERR_SIZE];
+	struct config c;
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(t); i++) {
+		config_init(&c);
+		config_set(&c, "rspamd", t[i].rspamd, err, sizeof(err));
+		config_set(&c, "rspamd_url", t[i].rspamd_url, err, sizeof(err));
+		config_set(&c, "api_url", t[i].api_url, err, sizeof(err));
+		is_int(config_uses_https(&c), t[i].want, "rspamd = %s, rspamd_url = %s, "
+		    "api_url = %s: %s", t[i].rspamd, t[i].rspamd_url, t[i].api_url,
+		    t[i].want ? "https" : "no https");
+		config_free(&c);
+	}
+}
+
 /* A message of config_finish() starts where the key at fault was set. */
 static void
 test_origin(void)
@@ -1264,6 +1298,7 @@ main(void)
 	test_wipe();
 	test_dump();
 	test_urls();
+	test_uses_https();
 	test_origin();
 	test_files();
 	test_dump_changed();
