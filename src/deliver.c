@@ -150,32 +150,40 @@ exec_program(char *const argv[])
 	errno = t.saved_errno;
 }
 
-void
-deliver_exec(const struct rewrite *rw, const struct msg *m, char *const argv[],
-    const char *spool_dir, char *err, size_t errlen)
+int
+deliver_stdin(const struct rewrite *rw, const struct msg *m, const char *spool_dir,
+    char *err, size_t errlen)
 {
-	int in_place = rw->in_place && m->spool_fd >= 0, fd, saved;
+	int in_place = rw->in_place && m->spool_fd >= 0, fd;
 
 	if (in_place) {
 		fd = m->spool_fd;
 		if (write_front_in_place(rw, m) != 0) {
-			snprintf(err, errlen, "cannot write the new header block "
-			    "for %s: %s", argv[0], strerror(errno));
-			return;
+			snprintf(err, errlen, "cannot write the new header block: %s",
+			    strerror(errno));
+			return -1;
 		}
 	} else if ((fd = copy_for_lda(rw, m, spool_dir)) < 0) {
-		snprintf(err, errlen, "cannot copy the message for %s: %s", argv[0],
+		snprintf(err, errlen, "cannot copy the message for the LDA: %s",
 		    strerror(errno));
-		return;
+		return -1;
 	}
 	if (dup2(fd, STDIN_FILENO) < 0) {
 		snprintf(err, errlen, "dup2: %s", strerror(errno));
 		if (!in_place)
 			close(fd);
-		return;
+		return -1;
 	}
 	if (!in_place)
 		close(fd);
+	return 0;
+}
+
+void
+deliver_exec(char *const argv[], char *err, size_t errlen)
+{
+	int saved;
+
 	/* An ignored signal stays ignored across execve(2): give the LDA the
 	 * SIGPIPE and SIGXFSZ it expects. */
 	signal(SIGPIPE, SIG_DFL);

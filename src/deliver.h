@@ -14,10 +14,14 @@
 
 /* Writes the rewritten message to fd: 0, or -1 with errno set. */
 int deliver_write(const struct rewrite *rw, const struct msg *m, int fd);
-/* Replaces this process with argv[0] reading the rewritten message from a
- * seekable unlinked file. Returns only on failure, with the reason in err. */
-void deliver_exec(const struct rewrite *rw, const struct msg *m,
-    char *const argv[], const char *spool_dir, char *err, size_t errlen);
+/* Makes stdin the rewritten message for the LDA, a regular, seekable file
+ * read from offset 0: the spool file itself when the plan is in place,
+ * else a copy. 0, or -1 with the reason in err. */
+int deliver_stdin(const struct rewrite *rw, const struct msg *m,
+    const char *spool_dir, char *err, size_t errlen);
+/* Replaces this process with argv[0]. Returns only on failure, with the
+ * reason in err. */
+void deliver_exec(char *const argv[], char *err, size_t errlen);
 /* Filter mode: the rewritten message on stdout, flushed to disk when stdout
  * is a file. 0, or -1 with the reason in err. */
 int deliver_stdout(const struct rewrite *rw, const struct msg *m, char *err,

@@ -403,7 +403,7 @@ plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
 	struct hdr_field subject = { "Subject", ed->subject };
 	int subject_done;
 	char *drop;
-	size_t i;
+	size_t i, first = 0;
 
 	memset(rw, 0, sizeof(*rw));
 	drop = xcalloc(hb->n + 1, 1);
@@ -412,6 +412,15 @@ plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
 		if (drop[i] || hdr_strip_match(ed, hb->v[i].name))
 			drop[i] = 1;
 	add_head_bytes(rw, hb, 0, hb->start);
+	/* A block that starts with a continuation line: after the added
+	 * fields it would continue the last of them with the sender's words
+	 * (" BAYES_HAM(-9.00)" into X-Spam-Symbols). It stays in front of
+	 * them, where it was, and is no Subject. */
+	if (hb->n > 0 && !drop[0] &&
+	    (hb->head[hb->v[0].off] == ' ' || hb->head[hb->v[0].off] == '\t')) {
+		add_head_bytes(rw, hb, hb->v[0].off, hb->v[0].len);
+		first = 1;
+	}
 	add_text(rw, ed->add, ed->nadd, hb->crlf);
 	if (pad > 0) {
 		size_t before = rw->text.len;
@@ -421,12 +430,12 @@ plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
 	}
 	/* A new Subject takes the place of the old one; with none, it goes
 	 * on top (the block's last line may lack its newline). */
-	for (subject_done = 1, i = 0; ed->subject != NULL && i < hb->n; i++)
+	for (subject_done = 1, i = first; ed->subject != NULL && i < hb->n; i++)
 		if (!drop[i] && strcasecmp(hb->v[i].name, "Subject") == 0)
 			subject_done = 0;
 	if (ed->subject != NULL && subject_done)
 		add_text(rw, &subject, 1, hb->crlf);
-	for (i = 0; i < hb->n; i++) {
+	for (i = first; i < hb->n; i++) {
 		const struct hdr *h = &hb->v[i];
 
 		if (drop[i]) {
@@ -492,10 +501,13 @@ void
 rewrite_plan_in_place(uint64_t msg_size, const struct hdr_block *hb,
     const struct hdr_edit *ed, uint64_t room, struct rewrite *rw)
 {
-	uint64_t tail, front, pad;
+	uint64_t tail, front, pad, padded_tail;
 
 	plan(msg_size, hb, ed, 0, rw);
-	if (!unchanged_tail(rw, hb, msg_size, &tail))
+	/* Nothing changes: a copy, not a message padded for nothing. (The
+	 * pad would also split that one piece, and the rest start after a
+	 * From_ line.) */
+	if (rw->npieces == 1 || !unchanged_tail(rw, hb, msg_size, &tail))
 		return;
 	front = rewrite_size(rw) - (msg_size - tail);
 	if (front > room + tail || room + tail - front > 2 * room)
@@ -506,6 +518,13 @@ rewrite_plan_in_place(uint64_t msg_size, const struct hdr_block *hb,
 	if (pad > 0) {
 		rewrite_free(rw);
 		plan(msg_size, hb, ed, (size_t)pad, rw);
+		/* the pad goes between two pieces, the rest stays where it was */
+		if (!unchanged_tail(rw, hb, msg_size, &padded_tail) ||
+		    padded_tail != tail) {
+			rewrite_free(rw);
+			plan(msg_size, hb, ed, 0, rw);
+			return;
+		}
 	}
 	rw->in_place = 1;
 	rw->in_place_front = room + tail;

@@ -452,8 +452,9 @@ hand_off(struct delivery *dv)
 
 /* The one place the message leaves, by one of deliver.h's three ways. The
  * hand-off's answers are recorded after it; an LDA replaces us, so all is
- * written before the exec, the log line too, and again if the exec failed;
- * filter mode writes first and logs what happened. */
+ * written before the exec, the log line too once the LDA's stdin is ready
+ * (a failed copy is logged as deferred only), and again if the exec
+ * failed; filter mode writes first and logs what happened. */
 static void
 deliver(struct delivery *dv)
 {
@@ -474,10 +475,13 @@ deliver(struct delivery *dv)
 			return;
 		}
 	} else {
-		report_log(&dv->rep);
 		argv = lda_argv_build(o->lda, extra_lda_args(o->cfg, dv->d));
 		verbose_argv(argv);
-		deliver_exec(&dv->rw, dv->m, argv, o->cfg->spool_dir, err, sizeof(err));
+		if (deliver_stdin(&dv->rw, dv->m, o->cfg->spool_dir, err,
+		    sizeof(err)) == 0) {
+			report_log(&dv->rep);
+			deliver_exec(argv, err, sizeof(err));
+		}
 		lda_argv_free(argv);
 	}
 	result(dv->res, RUN_TEMPFAIL, STATUS_LOCAL_FAILED);

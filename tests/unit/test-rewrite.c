@@ -364,6 +364,19 @@ test_hostile(void)
 	    "Subject: s\n"
 	    "\n"
 	    "body\0with NUL\n";
+	static const char msg4[] = " BAYES_HAM(-9.00)\nFrom: a@example.org\n\nbody\n";
+	static const char want4[] = " BAYES_HAM(-9.00)\nX-SPOT-Status: analyzed\n"
+	    "X-Spam-Scanner: rspamd\nFrom: a@example.org\n\nbody\n";
+	static const char msg5[] = "From a@b Mon Jan  1 00:00:00 2024\r\n\tyes\r\n"
+	    "From: a@example.org\r\n\r\nbody\r\n";
+	static const char want5[] = "From a@b Mon Jan  1 00:00:00 2024\r\n\tyes\r\n"
+	    "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
+	    "From: a@example.org\r\n\r\nbody\r\n";
+	static const char want6[] = " BAYES_HAM(-9.00)\nX-SPOT-Status: analyzed\n"
+	    "X-Spam-Scanner: rspamd\nSubject: [SPAM] s\nFrom: a@example.org\n\nbody\n";
+	static const char msg7[] = " Subject: s\nFrom: a@example.org\n\nbody\n";
+	static const char want7[] = " Subject: s\nX-SPOT-Status: analyzed\n"
+	    "X-Spam-Scanner: rspamd\nSubject: [SPAM] s\nFrom: a@example.org\n\nbody\n";
 	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
@@ -388,6 +401,19 @@ test_hostile(void)
 	    &ed, S(want2), 1);
 	check_rewrite("no colon, NUL, 8-bit, odd names", S(msg3), sizeof(msg3) - 1, 0,
 	    1, &ed, S(want3), 3);
+	check_rewrite("a kept continuation line first: in front of the added fields, "
+	    "not appended to the last of them", S(msg4), sizeof(msg4) - 1, 0, 1, &ed,
+	    S(want4), 0);
+	check_rewrite("the same after a From_ line, CRLF", S(msg5), sizeof(msg5) - 1,
+	    strlen("From a@b Mon Jan  1 00:00:00 2024\r\n"), 1, &ed, S(want5), 0);
+	hdr_edit_free(&ed);
+	/* no Subject: the new one is the last added field */
+	spec.subject = "[SPAM] s";
+	edit_build(&ed, &spec);
+	check_rewrite("a kept continuation line first, Subject added: not appended to it",
+	    S(msg4), sizeof(msg4) - 1, 0, 1, &ed, S(want6), 0);
+	check_rewrite("a continuation line named Subject first: no Subject, the new one added",
+	    S(msg7), sizeof(msg7) - 1, 0, 1, &ed, S(want7), 0);
 	hdr_edit_free(&ed);
 }
 
@@ -1286,86 +1312,142 @@ without_pad(const char *out, size_t len, const char *eol, size_t *got_len, int *
 	return b.data;
 }
 
+/* One message planned both ways. An in-place plan must render as the plain
+ * one plus at most one X-SPOT-Pad field, exactly room bytes longer, with a
+ * front (all but its last piece, which ends the message) of exactly the
+ * room and the message bytes that it covers, taken from the head or the
+ * plan's text; a plan that is not in place must be the plain one. Returns
+ * -1 when broken, else whether it was in place. */
+static int
+in_place_one(const struct buf *msg, size_t from_len, const struct hdr_edit *ed,
+    uint64_t room, const char *eol)
+{
+	struct hdr_block hb;
+	struct rewrite rw, in;
+	size_t want_len = 0, got_len = 0, cut_len = 0, i;
+	uint64_t front = 0, tail;
+	char *want, *got, *cut;
+	int pad_ok = 0, r;
+
+	hdr_block_parse(msg->data, msg->len, from_len, 1, &hb);
+	rewrite_plan(msg->len, &hb, ed, &rw);
+	rewrite_plan_in_place(msg->len, &hb, ed, room, &in);
+	want = render(msg->data, msg->len, &rw, &want_len);
+	got = render(msg->data, msg->len, &in, &got_len);
+	r = in.in_place;
+	if (in.in_place) {
+		const struct piece *last = &in.pieces[in.npieces - 1];
+
+		tail = last->off;
+		for (i = 0; i + 1 < in.npieces; i++) {
+			front += in.pieces[i].len;
+			if (!in.pieces[i].literal &&
+			    in.pieces[i].off + in.pieces[i].len > msg->len)
+				r = -1;
+		}
+		cut = without_pad(got, got_len, eol, &cut_len, &pad_ok);
+		if (got_len == want_len) /* no room to fill: no pad */
+			pad_ok = memcmp(got, want, want_len) == 0;
+		else
+			pad_ok = pad_ok && cut_len == want_len &&
+			    memcmp(cut, want, want_len) == 0;
+		if (!pad_ok || last->literal || last->off + last->len != msg->len ||
+		    got_len != msg->len + room || front != room + tail ||
+		    in.in_place_front != front)
+			r = -1;
+		free(cut);
+	} else if (got_len != want_len || memcmp(got, want, want_len) != 0) {
+		r = -1;
+	}
+	free(want);
+	free(got);
+	rewrite_free(&rw);
+	rewrite_free(&in);
+	hdr_block_free(&hb);
+	return r;
+}
+
 /* rewrite_plan_in_place() against rewrite_plan() for added fields of every
- * length up to three times the room: the same message but for one
- * X-SPOT-Pad field, exactly room bytes longer, its front filling exactly
- * the room and the old head; and the plain plan when that cannot be. */
+ * length up to three times the room, with and without a From_ line, LF and
+ * CRLF (the pad goes after the From_ line, in front of the added fields;
+ * without one, whether it fits is also checked against the plain plan's
+ * own lengths). With nothing to add and nothing to strip the plan is not
+ * in place: the message would only gain a pad. */
 static void
 test_in_place(void)
 {
 	static const char *const eols[] = { "\n", "\r\n" };
+	const char *from_line = "From a@example.org Mon Jan  1 00:00:00 2024";
 	const uint64_t room = 2048;
-	size_t e, v, placed, plain, bad;
+	size_t e, f, v, placed, plain, bad, wrong;
 
 	for (e = 0; e < 2; e++) {
-		const char *eol = eols[e];
-		struct buf msg = { 0 }, sym = { 0 };
-
-		buf_printf(&msg, "From: a@example.org%sX-Spam-Flag: YES (forged)%s"
-		    "Subject: s%s%sbody 1%sbody 2%s", eol, eol, eol, eol, eol, eol);
-		placed = plain = bad = 0;
-		for (v = 0; v <= 3 * room; v++) {
+		for (f = 0; f < 2; f++) {
+			const char *eol = eols[e];
+			size_t from_len = f ? strlen(from_line) + strlen(eol) : 0;
+			struct buf msg = { 0 }, sym = { 0 };
 			struct hdr_edit ed;
-			struct hdr_block hb;
-			struct rewrite rw, in;
-			size_t want_len = 0, got_len = 0, cut_len = 0, i;
-			uint64_t front = 0, tail;
-			char *want, *got, *cut;
-			int pad_ok = 0, fits;
 
-			buf_free(&sym);
-			buf_append(&sym, "", 0);
-			while (sym.len < v)
-				buf_puts(&sym, sym.len + 1 == v ? "Y" : "SYM(0.00), ");
-			sym.data[v] = '\0';
+			buf_printf(&msg, "%s%sFrom: a@example.org%sX-Spam-Flag: YES (forged)%s"
+			    "Subject: s%s%sbody 1%sbody 2%s", f ? from_line : "", f ? eol : "",
+			    eol, eol, eol, eol, eol, eol);
+			placed = plain = bad = wrong = 0;
+			for (v = 0; v <= 3 * room; v++) {
+				struct hdr_block hb;
+				struct rewrite rw;
+				uint64_t tail, front;
+				int r, fits = 0;
+
+				buf_free(&sym);
+				buf_append(&sym, "", 0);
+				while (sym.len < v)
+					buf_puts(&sym, sym.len + 1 == v ? "Y" : "SYM(0.00), ");
+				sym.data[v] = '\0';
+				edit_build(&ed, &(struct edit_spec){ STRIP, NULL, NULL });
+				hdr_edit_add(&ed, "X-Spam-Symbols", sym.data);
+				r = in_place_one(&msg, from_len, &ed, room, eol);
+				bad += r < 0;
+				placed += r == 1;
+				plain += r == 0;
+				if (!f) {
+					hdr_block_parse(msg.data, msg.len, 0, 1, &hb);
+					rewrite_plan(msg.len, &hb, &ed, &rw);
+					tail = rw.pieces[rw.npieces - 1].off;
+					front = rewrite_size(&rw) - (msg.len - tail);
+					fits = front <= room + tail && (front == room + tail ||
+					    (room + tail - front >= strlen("X-SPOT-Pad: .") + strlen(eol) &&
+					    room + tail - front <= 2 * room));
+					wrong += r >= 0 && r != fits;
+					rewrite_free(&rw);
+					hdr_block_free(&hb);
+				}
+				hdr_edit_free(&ed);
+			}
+			is_int(bad, 0, "in place, %s%s: %zu added lengths in place, %zu not: the "
+			    "plain output and one X-SPOT-Pad field of lines of at most 78 columns, "
+			    "room bytes longer, its front exactly the room and the old head",
+			    e ? "CRLF" : "LF", f ? ", From_ line" : "", placed, plain);
+			if (!f)
+				is_int(wrong, 0, "in place, %s: exactly when the pad has a length "
+				    "between its least and twice the room, or none is needed",
+				    e ? "CRLF" : "LF");
+			ok(placed > room / 2 && plain > room / 2, "in place, %s%s: both ways "
+			    "taken (%zu, %zu)", e ? "CRLF" : "LF", f ? ", From_ line" : "", placed,
+			    plain);
+			/* nothing added: with the forged field stripped, in place */
 			edit_build(&ed, &(struct edit_spec){ STRIP, NULL, NULL });
-			hdr_edit_add(&ed, "X-Spam-Symbols", sym.data);
-			hdr_block_parse(msg.data, msg.len, 0, 1, &hb);
-			rewrite_plan(msg.len, &hb, &ed, &rw);
-			rewrite_plan_in_place(msg.len, &hb, &ed, room, &in);
-			want = render(msg.data, msg.len, &rw, &want_len);
-			got = render(msg.data, msg.len, &in, &got_len);
-			tail = rw.pieces[rw.npieces - 1].off;
-			/* what the plain plan puts in front of the unchanged rest */
-			fits = want_len - (msg.len - tail) <= room + tail;
-			if (fits) {
-				uint64_t pad = room + tail - (want_len - (msg.len - tail));
-
-				fits = pad == 0 || (pad >= strlen("X-SPOT-Pad: .") + strlen(eol) &&
-				    pad <= 2 * room);
-			}
-			for (i = 0; i + 1 < in.npieces; i++)
-				front += in.pieces[i].len;
-			if (in.in_place) {
-				cut = without_pad(got, got_len, eol, &cut_len, &pad_ok);
-				if (got_len == want_len) /* no room to fill: no pad */
-					pad_ok = memcmp(got, want, want_len) == 0;
-				else
-					pad_ok = pad_ok && cut_len == want_len &&
-					    memcmp(cut, want, want_len) == 0;
-				bad += !fits || !pad_ok || got_len != msg.len + room ||
-				    front != room + tail || in.in_place_front != front;
-				free(cut);
-				placed++;
-			} else {
-				bad += fits || got_len != want_len || memcmp(got, want, want_len) != 0;
-				plain++;
-			}
-			free(want);
-			free(got);
-			rewrite_free(&rw);
-			rewrite_free(&in);
-			hdr_block_free(&hb);
+			is_int(in_place_one(&msg, from_len, &ed, room, eol), 1, "in place, %s%s, "
+			    "nothing added, a field stripped: in place", e ? "CRLF" : "LF",
+			    f ? ", From_ line" : "");
 			hdr_edit_free(&ed);
+			/* nothing added, nothing stripped: the plain copy */
+			memset(&ed, 0, sizeof(ed));
+			is_int(in_place_one(&msg, from_len, &ed, room, eol), 0, "in place, %s%s, "
+			    "nothing to change: a copy, no pad", e ? "CRLF" : "LF",
+			    f ? ", From_ line" : "");
+			buf_free(&msg);
+			buf_free(&sym);
 		}
-		is_int(bad, 0, "in place, %s: %zu added lengths in place, %zu not: every output "
-		    "is the plain one and one X-SPOT-Pad field of lines of at most 78 columns, "
-		    "room bytes longer, its front exactly the room and the old head",
-		    e ? "CRLF" : "LF", placed, plain);
-		ok(placed > room / 2 && plain > room / 2, "in place, %s: both ways taken (%zu, %zu)",
-		    e ? "CRLF" : "LF", placed, plain);
-		buf_free(&msg);
-		buf_free(&sym);
 	}
 }
 
