@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "age.h"
 #include "decide.h"
 #include "deliver.h"
