@@ -92,7 +92,7 @@ spool_rest(struct msg *m, int fd, uint64_t max_size, const char *spool_dir,
 		    *spool_dir ? spool_dir : "$TMPDIR", strerror(errno));
 		return MSG_IO_ERROR;
 	}
-	if (lseek(m->spool_fd, SPOOL_ROOM, SEEK_SET) != SPOOL_ROOM ||
+	if (lseek(m->spool_fd, (off_t)m->room, SEEK_SET) != (off_t)m->room ||
 	    write_all(m->spool_fd, m->head, m->head_len) != 0) {
 		snprintf(err, errlen, "spool write: %s", strerror(errno));
 		return MSG_IO_ERROR;
@@ -143,13 +143,14 @@ spool_rest(struct msg *m, int fd, uint64_t max_size, const char *spool_dir,
 
 enum msg_status
 msg_read(struct msg *m, int fd, uint64_t spool_threshold, uint64_t max_size,
-    const char *spool_dir, char *err, size_t errlen)
+    uint64_t room, const char *spool_dir, char *err, size_t errlen)
 {
 	size_t cap = spool_threshold < 64 * 1024 ? spool_threshold : 64 * 1024;
 	ssize_t r;
 
 	memset(m, 0, sizeof(*m));
 	m->spool_fd = -1;
+	m->room = room;
 	m->head = xmalloc(cap);
 	for (;;) {
 		if (m->head_len == cap) {
@@ -202,7 +203,7 @@ msg_pread(const struct msg *m, void *buf, size_t len, uint64_t off)
 		return (ssize_t)len;
 	}
 	do
-		r = pread(m->spool_fd, buf, len, (off_t)(SPOOL_ROOM + off));
+		r = pread(m->spool_fd, buf, len, (off_t)(m->room + off));
 	while (r < 0 && errno == EINTR);
 	return r;
 }
@@ -258,5 +259,5 @@ msg_copy_out(const struct msg *m, int fd, uint64_t off, uint64_t len)
 	}
 	if (m->spool_fd < 0 || off + len <= m->head_len)
 		return write_all(fd, m->head + off, (size_t)len);
-	return copy_from_spool(m->spool_fd, fd, SPOOL_ROOM + off, len);
+	return copy_from_spool(m->spool_fd, fd, m->room + off, len);
 }

@@ -3,8 +3,9 @@
  * spool file (O_TMPFILE), so no temporary file is ever left behind and the
  * memory used does not grow with the message. The rest is moved by the
  * kernel (splice(2) from a pipe, sendfile(2) from a file), and the message
- * starts SPOOL_ROOM bytes into the spool file: the new header block can be
- * written in front of the body, and the LDA read the spool file itself. A
+ * starts room bytes into the spool file (SPOOL_ROOM when an LDA is to read
+ * it): the new header block can be written in front of the body, and the
+ * LDA read the spool file itself. A
  * leading mbox "From " line is kept for delivery but is not part of what the
  * scanners see. */
 #ifndef SPOT_MSG_H
@@ -19,8 +20,9 @@
 struct msg {
 	char *head;        /* the first head_len bytes of the message */
 	size_t head_len;
-	int spool_fd;      /* the whole message from SPOOL_ROOM on, or -1 when
-	                    * head is all of it */
+	int spool_fd;      /* the whole message from room on, or -1 when head
+	                    * is all of it */
+	uint64_t room;     /* bytes kept free in front of it in the spool file */
 	uint64_t size;
 	size_t from_len;   /* length of a leading "From " line with its newline */
 };
@@ -33,7 +35,8 @@ enum msg_status {
 };
 
 enum msg_status msg_read(struct msg *m, int fd, uint64_t spool_threshold,
-    uint64_t max_size, const char *spool_dir, char *err, size_t errlen);
+    uint64_t max_size, uint64_t room, const char *spool_dir, char *err,
+    size_t errlen);
 void msg_free(struct msg *m);
 
 /* pread(2) on the message: returns bytes read, 0 at the end, -1 on error. */

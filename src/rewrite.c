@@ -369,6 +369,22 @@ reads_on_into_forged(const struct hdr_block *hb, const struct hdr_edit *ed)
 	return p == end && !hb->complete;
 }
 
+/* A field whose first byte is white space, or a NUL, which goes out as a
+ * space: a continuation line to every reader of what goes out. */
+static int
+starts_blank(const struct hdr_block *hb, const struct hdr *h)
+{
+	char c = hb->head[h->off];
+
+	return c == ' ' || c == '\t' || c == '\0';
+}
+
+static int
+ends_in_ours(const struct rewrite *rw)
+{
+	return rw->npieces > 0 && rw->pieces[rw->npieces - 1].literal;
+}
+
 /* An X-SPOT-Pad field of exactly len bytes (at least PAD_MIN), folded like
  * the others: filler that lets the new head fill the room in front of the
  * body in the spool file. */
@@ -403,7 +419,7 @@ plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
 	struct hdr_field subject = { "Subject", ed->subject };
 	int subject_done;
 	char *drop;
-	size_t i, first = 0;
+	size_t i;
 
 	memset(rw, 0, sizeof(*rw));
 	drop = xcalloc(hb->n + 1, 1);
@@ -412,15 +428,6 @@ plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
 		if (drop[i] || hdr_strip_match(ed, hb->v[i].name))
 			drop[i] = 1;
 	add_head_bytes(rw, hb, 0, hb->start);
-	/* A block that starts with a continuation line: after the added
-	 * fields it would continue the last of them with the sender's words
-	 * (" BAYES_HAM(-9.00)" into X-Spam-Symbols). It stays in front of
-	 * them, where it was, and is no Subject. */
-	if (hb->n > 0 && !drop[0] &&
-	    (hb->head[hb->v[0].off] == ' ' || hb->head[hb->v[0].off] == '\t')) {
-		add_head_bytes(rw, hb, hb->v[0].off, hb->v[0].len);
-		first = 1;
-	}
 	add_text(rw, ed->add, ed->nadd, hb->crlf);
 	if (pad > 0) {
 		size_t before = rw->text.len;
@@ -430,19 +437,25 @@ plan(uint64_t msg_size, const struct hdr_block *hb, const struct hdr_edit *ed,
 	}
 	/* A new Subject takes the place of the old one; with none, it goes
 	 * on top (the block's last line may lack its newline). */
-	for (subject_done = 1, i = first; ed->subject != NULL && i < hb->n; i++)
-		if (!drop[i] && strcasecmp(hb->v[i].name, "Subject") == 0)
+	for (subject_done = 1, i = 0; ed->subject != NULL && i < hb->n; i++)
+		if (!drop[i] && !starts_blank(hb, &hb->v[i]) &&
+		    strcasecmp(hb->v[i].name, "Subject") == 0)
 			subject_done = 0;
 	if (ed->subject != NULL && subject_done)
 		add_text(rw, &subject, 1, hb->crlf);
-	for (i = first; i < hb->n; i++) {
+	for (i = 0; i < hb->n; i++) {
 		const struct hdr *h = &hb->v[i];
+		int blank = starts_blank(hb, h);
 
-		if (drop[i]) {
+		/* Out with white space first (a NUL goes out as a space) right
+		 * after text of ours, a field would continue that text with the
+		 * sender's words (" BAYES_HAM(-9.00)" into X-Spam-Symbols): it
+		 * goes. Only a block's first line, or one after a NUL, can. */
+		if (drop[i] || (blank && ends_in_ours(rw))) {
 			rw->removed++;
 			continue;
 		}
-		if (ed->subject != NULL && strcasecmp(h->name, "Subject") == 0) {
+		if (ed->subject != NULL && !blank && strcasecmp(h->name, "Subject") == 0) {
 			if (!subject_done)
 				add_text(rw, &subject, 1, hb->crlf);
 			subject_done = 1;
@@ -518,9 +531,12 @@ rewrite_plan_in_place(uint64_t msg_size, const struct hdr_block *hb,
 	if (pad > 0) {
 		rewrite_free(rw);
 		plan(msg_size, hb, ed, (size_t)pad, rw);
-		/* the pad goes between two pieces, the rest stays where it was */
+		/* The pad goes between two pieces and the rest stays where it
+		 * was; but a first field that would continue it goes, as it
+		 * would after added fields. */
 		if (!unchanged_tail(rw, hb, msg_size, &padded_tail) ||
-		    padded_tail != tail) {
+		    padded_tail != tail ||
+		    rewrite_size(rw) - (msg_size - tail) != room + tail) {
 			rewrite_free(rw);
 			plan(msg_size, hb, ed, 0, rw);
 			return;

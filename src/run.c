@@ -38,8 +38,10 @@ read_message(const struct run_opts *o, struct msg *m, struct run_result *res)
 	const struct config *cfg = o->cfg;
 	char err[512];
 
+	/* room in front of a spooled message only for an LDA to read it */
 	switch (msg_read(m, o->in_fd, cfg->spool_threshold, cfg->max_size,
-	    cfg->spool_dir, err, sizeof(err))) {
+	    o->lda != NULL && !cfg->handoff ? SPOOL_ROOM : 0, cfg->spool_dir, err,
+	    sizeof(err))) {
 	case MSG_OK:
 		return 0;
 	case MSG_EMPTY:
@@ -384,8 +386,8 @@ settle(struct delivery *dv)
 	config_wipe_secrets(cfg);
 	hdr_edit_set_strip(&dv->ed, cfg->strip_headers);
 	decide_headers(cfg, dv->sr, d, &dv->ed);
-	if (o->lda != NULL && !cfg->handoff && dv->m->spool_fd >= 0)
-		rewrite_plan_in_place(dv->m->size, dv->hb, &dv->ed, SPOOL_ROOM,
+	if (dv->m->spool_fd >= 0 && dv->m->room > 0)
+		rewrite_plan_in_place(dv->m->size, dv->hb, &dv->ed, dv->m->room,
 		    &dv->rw);
 	else
 		rewrite_plan(dv->m->size, dv->hb, &dv->ed, &dv->rw);

@@ -30,7 +30,7 @@ load(struct msg *m, const char *bytes, size_t len, uint64_t threshold)
 		return -1;
 	unlink(path);
 	if (write_all(fd, bytes, len) != 0 || lseek(fd, 0, SEEK_SET) != 0 ||
-	    msg_read(m, fd, threshold, 1 << 20, NULL, err, sizeof(err)) != MSG_OK) {
+	    msg_read(m, fd, threshold, 1 << 20, SPOOL_ROOM, NULL, err, sizeof(err)) != MSG_OK) {
 		close(fd);
 		return -1;
 	}

@@ -364,19 +364,26 @@ test_hostile(void)
 	    "Subject: s\n"
 	    "\n"
 	    "body\0with NUL\n";
+	/* white space first, or a NUL (out as a space), right after the added
+	 * fields: it would continue the last of them */
 	static const char msg4[] = " BAYES_HAM(-9.00)\nFrom: a@example.org\n\nbody\n";
-	static const char want4[] = " BAYES_HAM(-9.00)\nX-SPOT-Status: analyzed\n"
-	    "X-Spam-Scanner: rspamd\nFrom: a@example.org\n\nbody\n";
+	static const char want4[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n\nbody\n";
 	static const char msg5[] = "From a@b Mon Jan  1 00:00:00 2024\r\n\tyes\r\n"
 	    "From: a@example.org\r\n\r\nbody\r\n";
-	static const char want5[] = "From a@b Mon Jan  1 00:00:00 2024\r\n\tyes\r\n"
+	static const char want5[] = "From a@b Mon Jan  1 00:00:00 2024\r\n"
 	    "X-SPOT-Status: analyzed\r\nX-Spam-Scanner: rspamd\r\n"
 	    "From: a@example.org\r\n\r\nbody\r\n";
-	static const char want6[] = " BAYES_HAM(-9.00)\nX-SPOT-Status: analyzed\n"
-	    "X-Spam-Scanner: rspamd\nSubject: [SPAM] s\nFrom: a@example.org\n\nbody\n";
+	static const char want6[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "Subject: [SPAM] s\nFrom: a@example.org\n\nbody\n";
 	static const char msg7[] = " Subject: s\nFrom: a@example.org\n\nbody\n";
-	static const char want7[] = " Subject: s\nX-SPOT-Status: analyzed\n"
-	    "X-Spam-Scanner: rspamd\nSubject: [SPAM] s\nFrom: a@example.org\n\nbody\n";
+	static const char msg8[] = "\0 BAYES_HAM(-9.00)\nFrom: a@example.org\n\nbody\n";
+	static const char msg9[] = "X-Spam: No\n\0 BAYES_HAM(-9.00)\nFrom: a@example.org\n\nbody\n";
+	static const char msg10[] = "Subject: s\n\0 [ham]\nFrom: a@example.org\n\nbody\n";
+	/* after the sender's own field it continues that one, as it came */
+	static const char msg11[] = "From: a@example.org\n\0 x\nSubject: s\n\nbody\n";
+	static const char want11[] = "X-SPOT-Status: analyzed\nX-Spam-Scanner: rspamd\n"
+	    "From: a@example.org\n  x\nSubject: s\n\nbody\n";
 	struct edit_spec spec = { STRIP, std_add, NULL };
 	struct hdr_block hb;
 	struct hdr_edit ed;
@@ -401,19 +408,31 @@ test_hostile(void)
 	    &ed, S(want2), 1);
 	check_rewrite("no colon, NUL, 8-bit, odd names", S(msg3), sizeof(msg3) - 1, 0,
 	    1, &ed, S(want3), 3);
-	check_rewrite("a kept continuation line first: in front of the added fields, "
-	    "not appended to the last of them", S(msg4), sizeof(msg4) - 1, 0, 1, &ed,
-	    S(want4), 0);
+	check_rewrite("white space first: dropped, not appended to the last added field",
+	    S(msg4), sizeof(msg4) - 1, 0, 1, &ed, S(want4), 1);
 	check_rewrite("the same after a From_ line, CRLF", S(msg5), sizeof(msg5) - 1,
-	    strlen("From a@b Mon Jan  1 00:00:00 2024\r\n"), 1, &ed, S(want5), 0);
+	    strlen("From a@b Mon Jan  1 00:00:00 2024\r\n"), 1, &ed, S(want5), 1);
+	check_rewrite("a NUL first: dropped (it would go out as a space)", msg8,
+	    sizeof(msg8) - 1, sizeof(msg8) - 1, 0, 1, &ed, S(want4), 1);
+	check_rewrite("a NUL line after a stripped first field: dropped", msg9,
+	    sizeof(msg9) - 1, sizeof(msg9) - 1, 0, 1, &ed, S(want4), 2);
+	check_rewrite("a NUL line after the sender's own field: kept, a space", msg11,
+	    sizeof(msg11) - 1, sizeof(msg11) - 1, 0, 1, &ed, S(want11), 0);
 	hdr_edit_free(&ed);
 	/* no Subject: the new one is the last added field */
 	spec.subject = "[SPAM] s";
 	edit_build(&ed, &spec);
-	check_rewrite("a kept continuation line first, Subject added: not appended to it",
-	    S(msg4), sizeof(msg4) - 1, 0, 1, &ed, S(want6), 0);
-	check_rewrite("a continuation line named Subject first: no Subject, the new one added",
-	    S(msg7), sizeof(msg7) - 1, 0, 1, &ed, S(want7), 0);
+	check_rewrite("white space first, Subject added: dropped, not appended to it",
+	    S(msg4), sizeof(msg4) - 1, 0, 1, &ed, S(want6), 1);
+	check_rewrite("white space first, named Subject: dropped, the new one on top",
+	    S(msg7), sizeof(msg7) - 1, 0, 1, &ed, S(want6), 1);
+	check_rewrite("a NUL line after the replaced Subject: dropped", msg10,
+	    sizeof(msg10) - 1, sizeof(msg10) - 1, 0, 1, &ed, S(want6), 1);
+	hdr_edit_free(&ed);
+	/* nothing added: nothing of ours for it to continue */
+	memset(&ed, 0, sizeof(ed));
+	check_rewrite("white space first, nothing added: kept", S(msg4), sizeof(msg4) - 1,
+	    0, 1, &ed, S(msg4), 0);
 	hdr_edit_free(&ed);
 }
 
