@@ -60,12 +60,13 @@ static int
 write_front_in_place(const struct rewrite *rw, const struct msg *m)
 {
 	struct rewrite front = *rw;
+	uint64_t rest = rw->pieces[rw->npieces - 1].off;
 
 	front.npieces--;
 	if (lseek(m->spool_fd, 0, SEEK_SET) != 0 ||
 	    deliver_write(&front, m, m->spool_fd) != 0)
 		return -1;
-	if (lseek(m->spool_fd, 0, SEEK_CUR) != (off_t)rw->in_place_front) {
+	if (lseek(m->spool_fd, 0, SEEK_CUR) != (off_t)(m->room + rest)) {
 		errno = EIO; /* the plan does not fit the room: never deliver that */
 		return -1;
 	}
@@ -154,7 +155,7 @@ int
 deliver_stdin(const struct rewrite *rw, const struct msg *m, const char *spool_dir,
     char *err, size_t errlen)
 {
-	int in_place = rw->in_place && m->spool_fd >= 0, fd;
+	int in_place = rw->in_place && m->spool_fd >= 0, fd, rc;
 
 	if (in_place) {
 		fd = m->spool_fd;
@@ -168,14 +169,13 @@ deliver_stdin(const struct rewrite *rw, const struct msg *m, const char *spool_d
 		    strerror(errno));
 		return -1;
 	}
-	if (dup2(fd, STDIN_FILENO) < 0) {
-		snprintf(err, errlen, "dup2: %s", strerror(errno));
-		if (!in_place)
-			close(fd);
-		return -1;
-	}
+	rc = dup2(fd, STDIN_FILENO);
 	if (!in_place)
 		close(fd);
+	if (rc < 0) {
+		snprintf(err, errlen, "dup2: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -61,10 +61,10 @@ from_line_length(const char *p, size_t n)
 }
 
 /* The kernel moves the rest of stdin into the spool: splice(2) from a
- * pipe (Postfix's pipe(8), fetchmail), sendfile(2) from a file. 0 at the
- * end of stdin, -1 with errno set, or 1 to say that neither works on these
- * descriptors: read(2) and write(2) then. At most want bytes a call, so
- * that max_size is seen when it is passed. */
+ * pipe (Postfix's pipe(8), fetchmail), sendfile(2) from a file. The bytes
+ * moved, 0 at the end of stdin, or -1 with errno set (EINVAL or ENOSYS:
+ * not on these descriptors, read(2) and write(2) then). At most want bytes
+ * a call, so that max_size is seen when it is passed. */
 static ssize_t
 move_by_kernel(int in, int out, int in_is_pipe, size_t want)
 {
@@ -97,10 +97,10 @@ spool_rest(struct msg *m, int fd, uint64_t max_size, const char *spool_dir,
 		snprintf(err, errlen, "spool write: %s", strerror(errno));
 		return MSG_IO_ERROR;
 	}
-	in_is_pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+	by_kernel = fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode));
+	in_is_pipe = by_kernel && S_ISFIFO(st.st_mode);
 	if (in_is_pipe)
 		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-	by_kernel = in_is_pipe || (fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
 	for (;;) {
 		/* one byte past max_size is enough to know it is too big */
 		want = max_size - m->size < CHUNK * 16 ? (size_t)(max_size - m->size) + 1 :

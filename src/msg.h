@@ -5,9 +5,8 @@
  * kernel (splice(2) from a pipe, sendfile(2) from a file), and the message
  * starts room bytes into the spool file (SPOOL_ROOM when an LDA is to read
  * it): the new header block can be written in front of the body, and the
- * LDA read the spool file itself. A
- * leading mbox "From " line is kept for delivery but is not part of what the
- * scanners see. */
+ * LDA read the spool file itself. A leading mbox "From " line is kept for
+ * delivery but is not part of what the scanners see. */
 #ifndef SPOT_MSG_H
 #define SPOT_MSG_H
 

@@ -543,7 +543,6 @@ rewrite_plan_in_place(uint64_t msg_size, const struct hdr_block *hb,
 		}
 	}
 	rw->in_place = 1;
-	rw->in_place_front = room + tail;
 }
 
 void

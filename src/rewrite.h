@@ -66,7 +66,6 @@ struct rewrite {
 	size_t cap;
 	uint64_t removed;  /* number of incoming header fields dropped */
 	int in_place;      /* see rewrite_plan_in_place() */
-	uint64_t in_place_front;
 };
 
 /* Splits the header block found in head[start, len). complete says whether
@@ -90,7 +89,7 @@ void rewrite_plan(uint64_t msg_size, const struct hdr_block *hb,
 /* The same plan, for a message stored room bytes into its spool file
  * (msg.h): when everything in front of the plan's last piece, the unchanged
  * rest of the message, can fill exactly those room bytes and the old head
- * (in_place_front in all), with an X-SPOT-Pad field of filler of at most
+ * (the room and the last piece's offset in all), with an X-SPOT-Pad field of filler of at most
  * twice room bytes after the added fields if need be, in_place is set and the
  * LDA can be given the spool file itself once that front is written. */
 void rewrite_plan_in_place(uint64_t msg_size, const struct hdr_block *hb,

@@ -1371,8 +1371,7 @@ in_place_one(const struct buf *msg, size_t from_len, const struct hdr_edit *ed,
 			pad_ok = pad_ok && cut_len == want_len &&
 			    memcmp(cut, want, want_len) == 0;
 		if (!pad_ok || last->literal || last->off + last->len != msg->len ||
-		    got_len != msg->len + room || front != room + tail ||
-		    in.in_place_front != front)
+		    got_len != msg->len + room || front != room + tail)
 			r = -1;
 		free(cut);
 	} else if (got_len != want_len || memcmp(got, want, want_len) != 0) {
