@@ -3,7 +3,7 @@
 # trip lost waiting for a 100 the server may never send), look up a name (no connect to port 53,
 # neither resolv.conf nor the hosts file opened, with IP-literal URLs), or start a thread or a
 # process before it execs the LDA (strace -f: no clone, clone3, fork or vfork before that
-# execve). Each check is first run against a control that does the forbidden thing, so that a
+# execve), or read OpenSSL's openssl.cnf when no URL is https (it is read with one). Each check is first run against a control that does the forbidden thing, so that a
 # check that cannot fail fails here. The same checks hold for the ASan build (its runtime
 # starts no thread before main, and the process execs the LDA instead of exiting); under
 # SPOT_TEST_WRAPPER (valgrind) the strace checks are skipped.
@@ -11,7 +11,7 @@
 command -v strace >/dev/null || skip_all "strace is not installed (scripts/install-deps.sh test)"
 command -v curl >/dev/null || skip_all "curl is not installed"
 command -v openssl >/dev/null || skip_all "openssl is not installed"
-plan 16
+plan 19
 
 need_rspamd
 KEY=req-key-$$
@@ -103,7 +103,9 @@ if [ -n "${SPOT_TEST_WRAPPER:-}" ]; then
 		"the LDA was exec'd" "no thread or process started before the exec of the LDA" \
 		"no connect to port 53" "neither resolv.conf nor the hosts file opened" \
 		"delivered under strace (2.2 MB, exit 0)" "no thread or process before the LDA (2.2 MB)" \
-		"no DNS (2.2 MB)" "no Expect on the https POST (2.2 MB)"; do
+		"no DNS (2.2 MB)" "no Expect on the https POST (2.2 MB)" \
+		"control: with the API over https, openssl.cnf is read" \
+		"delivered under strace (http API, exit 0)" "with every URL http, openssl.cnf is not read"; do
 		skip_wrapped "$d" "the wrapper (valgrind) is its own process picture under strace"
 	done
 	exit 0
@@ -126,3 +128,13 @@ check_eq "delivered under strace (2.2 MB, exit 0)" "$?" 0
 check_eq "no thread or process before the LDA (2.2 MB)" "$(forks_before_lda "$T/big.strace")" ""
 check_eq "no DNS (2.2 MB)" "$(dns_connects "$T/big.strace")$(dns_files "$T/big.strace")" ""
 no_expect "no Expect on the https POST (2.2 MB)" "$(printf '%s/%04d.json' "$T/tlsrec" $((m + 1)))"
+
+# OpenSSL's own configuration: read when a request can go over https (the admin's
+# openssl.cnf counts there), not when none can
+ssl_conf() { grep -E 'open(at)?\(.*openssl\.cnf' "$1" || true; }
+check_ne "control: with the API over https, openssl.cnf is read" "$(ssl_conf "$T/small.strace")" ""
+strace -f -qq -o "$T/http.strace" -e trace=open,openat "$BIN" "${SD[@]}" --rspamd-url "$RSPAMD_URL" \
+	--api-url "$SPOT_URL/v1/messages" --api-key-file "$T/key" -f a@example.org -r b@example.net \
+	-- "$LDA" "$T/got.eml" <"$MSG" >"$T/http.out" 2>"$T/http.err"
+check_eq "delivered under strace (http API, exit 0)" "$?" 0
+check_eq "with every URL http, openssl.cnf is not read" "$(ssl_conf "$T/http.strace")" ""
